@@ -1,0 +1,145 @@
+// Package app is the ckslab command line: Main is the only place that exits,
+// Run is what tests call.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ckslab/ckslab/cmd/ckslab/app/checklog"
+	"github.com/ckslab/ckslab/internal/cli"
+	"github.com/ckslab/ckslab/internal/version"
+)
+
+// Main runs ckslab with the process's arguments and streams and returns the
+// exit code.
+func Main() int {
+	return Run(cli.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
+}
+
+// Run runs ckslab with args and returns the exit code. Errors are printed
+// once, here, as one line (no stack traces).
+func Run(streams cli.IOStreams, args []string) int {
+	root := NewRootCommand(streams)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(streams.ErrOut, "ERROR: %v\n", err)
+	}
+	return cli.Code(err)
+}
+
+// NewRootCommand builds the whole command tree.
+func NewRootCommand(streams cli.IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ckslab",
+		Short: "Practise the CKS exam's Falco task in a local lab, and get it graded honestly",
+		Long: `ckslab turns a real CKS exam task into a lab on your own machine and grades it
+against the truth: the real container ids, Falco's own alerts, the cluster's state.
+
+The first scenario is runtime security with Falco: find the nginx container that
+keeps launching package managers and the httpd container that edits /etc/passwd,
+save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &cli.UsageError{Err: fmt.Errorf("unknown command %q (see ckslab --help)", args[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cli.UsageError{Err: fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	root.CompletionOptions.HiddenDefaultCmd = false
+
+	root.AddCommand(
+		newVersionCommand(streams),
+		checklog.NewCommand(streams),
+	)
+	for _, c := range lifecycleCommands() {
+		root.AddCommand(c)
+	}
+	// Bad arguments are usage errors (exit 2).
+	for _, sub := range root.Commands() {
+		wrapArgs(sub)
+	}
+	return root
+}
+
+// wrapArgs turns cobra's argument-validation errors into usage errors.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		inner := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := inner(cmd, args); err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+func newVersionCommand(streams cli.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print ckslab's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(streams.Out, version.String())
+			return err
+		},
+	}
+}
+
+// errNotAvailable is what commands that later work fills in return.
+var errNotAvailable = errors.New("not available yet")
+
+// lifecycleCommands are the lab's commands (SCENARIO.md, "Lifecycle"). The
+// ones not built yet say so and exit 2: no fake success.
+func lifecycleCommands() []*cobra.Command {
+	type spec struct {
+		use, short, long string
+		args             cobra.PositionalArgs
+	}
+	specs := []spec{
+		{"up", "Create the lab: the kind cluster, Falco on cluster1-node1, the workloads", "Create the lab, or converge an existing one. Idempotent.", cobra.NoArgs},
+		{"task", "Print the task", "Print the task text, as the exam states it.", cobra.NoArgs},
+		{"shell", "Open the exam terminal (kubectl, ssh cluster1-node1, /opt/course)", "Open the exam terminal.", cobra.NoArgs},
+		{"ssh NODE", "Open a shell on a node of the lab", "Open a shell on a node of the lab, e.g. ckslab ssh cluster1-node1.", cobra.ExactArgs(1)},
+		{"grade", "Grade your work on the live lab", "Grade the answer file and the cluster's state against the truth. Exit codes: 0 all scored checks pass, 1 some fail, 2 could not grade.", cobra.NoArgs},
+		{"hint", "Show the next hint", "Show the next hint of the scenario's hint ladder.", cobra.NoArgs},
+		{"solve", "Perform the reference solution on the lab", "Perform the reference solution, the way a learner would.", cobra.NoArgs},
+		{"reset", "Re-arm the scenario without recreating the cluster", "Put the workloads, the answer file and Falco's rules back as they were at the start.", cobra.NoArgs},
+		{"status", "Show the lab at a glance", "Show the lab's nodes, Falco, the workloads and the time since up.", cobra.NoArgs},
+		{"down", "Remove the lab and everything it created", "Remove the cluster, the terminal, the kubeconfig context and the lab's state.", cobra.NoArgs},
+	}
+	var cmds []*cobra.Command
+	for _, s := range specs {
+		c := &cobra.Command{
+			Use:   s.use,
+			Short: s.short + " (not available yet)",
+			Long:  s.long + "\n\nNot available yet in this version of ckslab: it exits with code 2 and does nothing.",
+			Args:  s.args,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("ckslab %s is %w in %s; what works today: ckslab check-log (see ckslab check-log --help)",
+					cmd.Name(), errNotAvailable, version.Get())}
+			},
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds
+}

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ckslab/ckslab/internal/cli"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type result struct {
+	code        int
+	out, errOut string
+}
+
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	t.Setenv("NO_COLOR", "")
+	var out, errOut bytes.Buffer
+	code := Run(cli.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/ckslab/app -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./cmd/ckslab/app -update rewrites it):\n%s", name, got)
+	}
+}
+
+func TestHelpGolden(t *testing.T) {
+	for name, args := range map[string][]string{
+		"help.golden":           {"--help"},
+		"help-check-log.golden": {"check-log", "--help"},
+	} {
+		r := run(t, "", args...)
+		if r.code != 0 || r.errOut != "" {
+			t.Fatalf("%v: code %d, stderr %q", args, r.code, r.errOut)
+		}
+		golden(t, name, r.out)
+	}
+}
+
+func TestLifecycleCommandsAreListedAndRefuse(t *testing.T) {
+	help := run(t, "", "--help").out
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"up", nil}, {"task", nil}, {"shell", nil}, {"ssh", []string{"cluster1-node1"}}, {"grade", nil},
+		{"hint", nil}, {"solve", nil}, {"reset", nil}, {"status", nil}, {"down", nil},
+	} {
+		if !strings.Contains(help, "\n  "+c.name+" ") {
+			t.Errorf("%s is not in --help", c.name)
+		}
+		r := run(t, "", append([]string{c.name}, c.args...)...)
+		if r.code != 2 || !strings.Contains(r.errOut, "ckslab "+c.name+" is not available yet") || r.out != "" {
+			t.Errorf("ckslab %s: code %d, stdout %q, stderr %q", c.name, r.code, r.out, r.errOut)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := run(t, "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.out, "ckslab v") || !strings.Contains(r.out, "go1.") {
+		t.Errorf("version: %+v", r)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"bogus"},
+		{"version", "extra"},
+		{"check-log"},
+		{"check-log", "a", "b", "--container-id", "090aad374a0a"},
+		{"check-log", "f.log"},
+		{"check-log", "f.log", "--container-id", "nginx"},
+		{"check-log", "f.log", "--container-id", "090aad374a0a", "-o", "yaml"},
+		{"check-log", "f.log", "--container-id", "090aad374a0a", "--min-span", "0s"},
+		{"check-log", "f.log", "--container-id", "090aad374a0a", "--max-size", "lots"},
+		{"check-log", "f.log", "--container-id", "090aad374a0a", "--nope"},
+	} {
+		r := run(t, "", args...)
+		if r.code != 2 || !strings.HasPrefix(r.errOut, "ERROR: ") || strings.Count(r.errOut, "\n") != 1 || r.out != "" {
+			t.Errorf("%v: code %d, stdout %q, stderr %q", args, r.code, r.out, r.errOut)
+		}
+		if strings.Contains(r.errOut, "goroutine") || strings.Contains(r.errOut, "panic") {
+			t.Errorf("%v: stack trace in %q", args, r.errOut)
+		}
+	}
+}
+
+const (
+	goodLog = "06:38:28.077150666,090aad374a0a,nginx,root\n06:38:43.077150666,090aad374a0a,nginx,root\n06:38:58.077150666,090aad374a0a,nginx,root\n"
+	badLog  = "06:38:28.077150666: Error 06:38:28.077150666,090aad374a0a,nginx,root\n06:38:43.077150666,090aad374a0a,nginx,root\n"
+)
+
+func writeLog(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "falco.log")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckLogExitCodes(t *testing.T) {
+	good, bad := writeLog(t, goodLog), writeLog(t, badLog)
+	missing := filepath.Join(t.TempDir(), "falco.log")
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"pass", []string{good, "--container-id", "090aad374a0a", "--container-name", "nginx"}, 0, []string{"Score 6/6", "All checks pass"}},
+		{"fail", []string{bad, "--container-id", "090aad374a0a"}, 1, []string{"FAIL", "line 1:", `prefix "06:38:28.077150666: Error"`, "fix:"}},
+		{"wrong container", []string{good, "--container-id", "7a5ea6a080d1"}, 1, []string{"not the offending container"}},
+		{"missing", []string{missing, "--container-id", "090aad374a0a"}, 2, []string{"does not exist"}},
+		{"short span", []string{good, "--container-id", "090aad374a0a", "--min-span", "45s"}, 1, []string{"spans 30s"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "", append([]string{"check-log"}, tt.args...)...)
+			if r.code != tt.code {
+				t.Fatalf("code %d, want %d\n%s%s", r.code, tt.code, r.out, r.errOut)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(r.out, w) {
+					t.Errorf("%q not in output:\n%s", w, r.out)
+				}
+			}
+			if strings.Contains(r.out, "\x1b[") {
+				t.Error("colour escapes in output to a non-terminal")
+			}
+		})
+	}
+}
+
+func TestCheckLogStdin(t *testing.T) {
+	r := run(t, goodLog, "check-log", "-", "--container-id", "090aad374a0a")
+	if r.code != 0 || !strings.Contains(r.out, "check-log: standard input") {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestCheckLogJSONAndJUnit(t *testing.T) {
+	bad := writeLog(t, badLog)
+	r := run(t, "", "check-log", bad, "--container-id", "090aad374a0a", "-o", "json")
+	var doc struct {
+		Schema  int `json:"schema"`
+		Summary struct {
+			ExitCode int `json:"exit_code"`
+			Failed   int `json:"failed"`
+		} `json:"summary"`
+		Results []struct {
+			ID       string `json:"id"`
+			Status   string `json:"status"`
+			Findings []struct {
+				Line int `json:"line"`
+			} `json:"findings"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, r.out)
+	}
+	if r.code != 1 || doc.Schema != 1 || doc.Summary.ExitCode != 1 || doc.Results[1].ID != "answer-format" ||
+		doc.Results[1].Status != "fail" || doc.Results[1].Findings[0].Line != 1 {
+		t.Errorf("code %d, doc %+v", r.code, doc)
+	}
+	r = run(t, "", "check-log", bad, "--container-id", "090aad374a0a", "-o", "junit")
+	var suites struct {
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal([]byte(r.out), &suites); err != nil || suites.Failures != 2 || r.code != 1 {
+		t.Errorf("junit: code %d, failures %d, err %v\n%s", r.code, suites.Failures, err, r.out)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		r := run(t, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.out, "ckslab") {
+			t.Errorf("completion %s: code %d", shell, r.code)
+		}
+	}
+	r := run(t, "", "__complete", "check-log", "f.log", "-o", "")
+	for _, f := range []string{"text\n", "json\n", "junit\n"} {
+		if !strings.Contains(r.out, f) {
+			t.Errorf("-o completion lacks %q: %q", f, r.out)
+		}
+	}
+	r = run(t, "", "__complete", "ch")
+	if !strings.Contains(r.out, "check-log") {
+		t.Errorf("command completion: %q", r.out)
+	}
+}
