@@ -253,7 +253,7 @@ func (l Leftovers) String() string {
 // nothing of the cluster is left: containers or volumes with its label, the nodes' anonymous volumes. Deleting
 // a cluster that does not exist is not an error.
 func (p *Provider) Delete(ctx context.Context, name, kubeconfigPath string) error {
-	volumes, err := p.nodeVolumes(ctx, name)
+	volumes, err := p.NodeVolumes(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -319,8 +319,9 @@ func (p *Provider) Leftovers(ctx context.Context, name string, volumes ...string
 	return l, nil
 }
 
-// nodeVolumes lists the volumes mounted into the cluster's node containers.
-func (p *Provider) nodeVolumes(ctx context.Context, name string) ([]string, error) {
+// NodeVolumes lists the volumes mounted into the cluster's node containers (kind gives each node an
+// anonymous /var volume).
+func (p *Provider) NodeVolumes(ctx context.Context, name string) ([]string, error) {
 	all, err := p.kind.ListNodes(name)
 	if err != nil || len(all) == 0 {
 		return nil, err

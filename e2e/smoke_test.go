@@ -1,0 +1,138 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/e2e-framework/klient"
+
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/docker"
+	"github.com/ckslab/ckslab/internal/images"
+)
+
+// e2eCluster never collides with a learner's cluster1.
+const e2eCluster = "ckslab-e2e"
+
+var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
+	var (
+		engine     *docker.Engine
+		set        *images.Set
+		provider   *cluster.Provider
+		kubeconfig string
+		client     klient.Client
+		nodeVols   []string
+		failed     bool
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		var err error
+		engine, err = docker.Ensure(ctx, docker.Options{Logger: newLogger(1)})
+		must(err, "the Docker engine")
+		if engine.Started {
+			DeferCleanup(func(ctx SpecContext) {
+				Expect(engine.Stop(ctx)).To(Succeed())
+			})
+		}
+		mode, err := images.ModeFrom("", os.Getenv)
+		Expect(err).NotTo(HaveOccurred())
+		set, err = images.Resolve(ctx, mode, images.WithInspector(engine))
+		must(err, "the image set")
+		fmt.Fprintf(GinkgoWriter, "image set %s: node %s, nginx %s\n", set.Name, set.Node, set.Nginx)
+
+		provider = cluster.NewProvider(engine, cluster.ProviderWithLogger(newLogger(1)))
+		kubeconfig = filepath.Join(artifactsDir, "kubeconfig-"+e2eCluster)
+		// a cluster left by an interrupted run would make Create fail
+		must(provider.Delete(ctx, e2eCluster, kubeconfig), "deleting a cluster left by an earlier run")
+		DeferCleanup(func(ctx SpecContext) {
+			if failed {
+				exportLogs(provider, e2eCluster)
+			}
+			must(provider.Delete(ctx, e2eCluster, kubeconfig), "deleting the cluster")
+		}, NodeTimeout(5*time.Minute))
+	}, NodeTimeout(5*time.Minute))
+
+	AfterEach(func() {
+		if CurrentSpecReport().Failed() {
+			failed = true
+		}
+	})
+
+	It("creates a 2-node cluster through kind's library", func(ctx SpecContext) {
+		start := time.Now()
+		must(provider.Create(ctx, e2eCluster,
+			cluster.CreateWithImages(set),
+			cluster.CreateWithKubeconfigPath(kubeconfig),
+		), "creating the cluster")
+		AddReportEntry("kind create", time.Since(start).Round(time.Second).String())
+		var err error
+		client, err = klient.NewWithKubeConfigFile(kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+	}, NodeTimeout(10*time.Minute))
+
+	It("has both nodes Ready, the worker named <cluster>-node1", func(ctx SpecContext) {
+		must(waitFor(ctx, "both nodes Ready", 4*time.Minute, 2*time.Second,
+			nodesReady(client, e2eCluster+"-control-plane", cluster.WorkerNodeName(e2eCluster))), "")
+	}, NodeTimeout(5*time.Minute))
+
+	It("runs the nginx workload image on the worker and execs into it", func(ctx SpecContext) {
+		must(provider.LoadImages(ctx, e2eCluster, set.Nginx), "loading the nginx image into the nodes")
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "smoke-nginx", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{corev1.LabelHostname: cluster.WorkerNodeName(e2eCluster)},
+				Containers: []corev1.Container{{
+					Name:            "nginx",
+					Image:           set.Nginx,
+					ImagePullPolicy: corev1.PullIfNotPresent,
+				}},
+			},
+		}
+		Expect(client.Resources("default").Create(ctx, pod)).To(Succeed())
+		must(waitFor(ctx, "pod smoke-nginx Running on "+cluster.WorkerNodeName(e2eCluster), 3*time.Minute, time.Second,
+			podRunning(client, "default", "smoke-nginx")), "")
+
+		var got corev1.Pod
+		Expect(client.Resources("default").Get(ctx, "smoke-nginx", "default", &got)).To(Succeed())
+		Expect(got.Spec.NodeName).To(Equal(cluster.WorkerNodeName(e2eCluster)))
+
+		var stdout, stderr bytes.Buffer
+		err := client.Resources("default").ExecInPod(ctx, "default", "smoke-nginx", "nginx",
+			[]string{"sh", "-c", "echo ckslab-$((6*7)); nginx -v 2>&1"}, &stdout, &stderr)
+		Expect(err).NotTo(HaveOccurred(), "exec: stderr %q", stderr.String())
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		Expect(lines).To(HaveLen(2), "exec output %q", stdout.String())
+		Expect(lines[0]).To(Equal("ckslab-42"))
+		Expect(lines[1]).To(HavePrefix("nginx version: nginx/"), "the workload image's nginx")
+	}, NodeTimeout(5*time.Minute))
+
+	It("deletes the cluster and leaves no containers, volumes or networks", func(ctx SpecContext) {
+		var err error
+		nodeVols, err = nodeVolumes(ctx, provider)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(nodeVols).NotTo(BeEmpty(), "the nodes' /var volumes")
+		must(provider.Delete(ctx, e2eCluster, kubeconfig), "deleting the cluster")
+		left, err := provider.Leftovers(ctx, e2eCluster, nodeVols...)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left.Empty()).To(BeTrue(), "left behind: %s", left)
+		exists, err := provider.Exists(e2eCluster)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(exists).To(BeFalse())
+	}, NodeTimeout(5*time.Minute))
+})
+
+// nodeVolumes lists the volumes mounted into the e2e cluster's nodes.
+func nodeVolumes(ctx context.Context, provider *cluster.Provider) ([]string, error) {
+	return provider.NodeVolumes(ctx, e2eCluster)
+}
