@@ -121,11 +121,11 @@ type ginkgoLogger struct {
 
 func newLogger(level log.Level) log.Logger { return &ginkgoLogger{w: GinkgoWriter, level: level} }
 
-func (l *ginkgoLogger) Warn(m string)                    { fmt.Fprintln(l.w, "WARN:", m) }
+func (l *ginkgoLogger) Warn(m string)                     { fmt.Fprintln(l.w, "WARN:", m) }
 func (l *ginkgoLogger) Warnf(f string, a ...interface{})  { l.Warn(fmt.Sprintf(f, a...)) }
-func (l *ginkgoLogger) Error(m string)                   { fmt.Fprintln(l.w, "ERROR:", m) }
+func (l *ginkgoLogger) Error(m string)                    { fmt.Fprintln(l.w, "ERROR:", m) }
 func (l *ginkgoLogger) Errorf(f string, a ...interface{}) { l.Error(fmt.Sprintf(f, a...)) }
-func (l *ginkgoLogger) V(v log.Level) log.InfoLogger     { return infoLogger{w: l.w, on: v <= l.level} }
+func (l *ginkgoLogger) V(v log.Level) log.InfoLogger      { return infoLogger{w: l.w, on: v <= l.level} }
 
 type infoLogger struct {
 	w  io.Writer
@@ -139,7 +139,6 @@ func (i infoLogger) Info(m string) {
 }
 func (i infoLogger) Infof(f string, a ...interface{}) { i.Info(fmt.Sprintf(f, a...)) }
 func (i infoLogger) Enabled() bool                    { return i.on }
-
 
 // must fails the spec with err's own sentence (ckslab's errors name the fix), prefixed with what was being done.
 func must(err error, doing string) {
