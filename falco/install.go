@@ -1,0 +1,177 @@
+package falco
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// The lab's rules, appended to /etc/falco/falco_rules.yaml (see the file's header).
+//
+//go:embed files/ckslab-exam-rules.yaml
+var ExamRules []byte
+
+// examRulesMarker identifies the block in falco_rules.yaml, so that
+// installing twice appends once.
+const examRulesMarker = "# Added by ckslab"
+
+// Paths on the node.
+const (
+	RulesFile       = "/etc/falco/falco_rules.yaml"
+	ConfigFile      = "/etc/falco/falco.yaml"
+	nodePackagePath = "/var/cache/ckslab/falco.deb"
+	// PristineRules is the lab's initial falco_rules.yaml, kept for reset.
+	PristineRules = "/var/lib/ckslab/falco_rules.yaml"
+	// HealthURL is Falco's webserver health endpoint (default config).
+	HealthURL = "http://localhost:8765/healthz"
+	// Service is the name the package's units are reachable by
+	// (falco-modern-bpf.service has Alias=falco.service).
+	Service = "falco"
+	// PackageAlertText starts the output of the rule the task is about.
+	PackageAlertText = "Package management process launched in container"
+)
+
+// Install installs the package on the node as the exam has it: a Debian
+// package, the modern eBPF driver, a systemd service reachable as "falco",
+// alerts to syslog, the task's rules in /etc/falco/falco_rules.yaml. It is
+// idempotent: an installed Falco of the same version is kept.
+// Call CheckNode first: Install does not re-check what Falco needs.
+func Install(ctx context.Context, n Node, pkgPath, version string, logf func(string, ...any)) error {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	installed, _ := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
+	if strings.TrimSpace(string(installed)) != version {
+		logf("copying %s to %s", pkgPath, n)
+		f, err := os.Open(pkgPath)
+		if err != nil {
+			return fmt.Errorf("opening the Falco package: %w", err)
+		}
+		defer f.Close()
+		if _, err := n.Exec(ctx, nil, "mkdir", "-p", "/var/cache/ckslab", "/var/lib/ckslab"); err != nil {
+			return err
+		}
+		if _, err := n.Exec(ctx, f, "cp", "/dev/stdin", nodePackagePath); err != nil {
+			return fmt.Errorf("copying the Falco package into the node: %w", err)
+		}
+		logf("installing Falco %s (modern eBPF)", version)
+		if _, err := n.Exec(ctx, nil, "env", "FALCO_FRONTEND=noninteractive", "FALCO_DRIVER_CHOICE=modern_ebpf", "FALCOCTL_ENABLED=no",
+			"DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", nodePackagePath); err != nil {
+			return fmt.Errorf("installing the Falco package: %w", err)
+		}
+		got, err := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
+		if err != nil {
+			return fmt.Errorf("checking the installed Falco: %w", err)
+		}
+		if strings.TrimSpace(string(got)) != version {
+			return fmt.Errorf("the package installed Falco %q, expected %s", strings.TrimSpace(string(got)), version)
+		}
+	}
+	if err := installRules(ctx, n); err != nil {
+		return err
+	}
+	if err := configure(ctx, n); err != nil {
+		return err
+	}
+	logf("starting the falco service")
+	if _, err := n.Exec(ctx, nil, "systemctl", "enable", "falco-modern-bpf.service"); err != nil {
+		return fmt.Errorf("enabling the Falco service: %w", err)
+	}
+	if _, err := n.Exec(ctx, nil, "systemctl", "restart", Service); err != nil {
+		return fmt.Errorf("starting the Falco service: %w", err)
+	}
+	return nil
+}
+
+// installRules appends the lab's rules to falco_rules.yaml once and keeps
+// the result as the pristine copy reset restores.
+func installRules(ctx context.Context, n Node) error {
+	cur, err := n.Exec(ctx, nil, "cat", RulesFile)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", RulesFile, err)
+	}
+	if !bytes.Contains(cur, []byte(examRulesMarker)) {
+		if _, err := n.Exec(ctx, bytes.NewReader(ExamRules), "tee", "-a", RulesFile); err != nil {
+			return fmt.Errorf("adding the lab's rules to %s: %w", RulesFile, err)
+		}
+	}
+	if _, err := n.Exec(ctx, nil, "cp", RulesFile, PristineRules); err != nil {
+		return fmt.Errorf("keeping a copy of the lab's rules: %w", err)
+	}
+	return nil
+}
+
+// configure makes the output what the exam's Falco printed: Falco 0.41+
+// appends the container plugin's "suggested" fields to every rule's output
+// (append_output: suggested_output: true); the exam's Falco did not.
+func configure(ctx context.Context, n Node) error {
+	if _, err := n.Exec(ctx, nil, "sed", "-i", `s/^\(\s*-\s*suggested_output:\s*\)true\s*$/\1false/`, ConfigFile); err != nil {
+		return fmt.Errorf("editing %s: %w", ConfigFile, err)
+	}
+	out, err := n.Exec(ctx, nil, "grep", "-cE", suggestedOn, ConfigFile)
+	if err == nil && strings.TrimSpace(string(out)) != "0" {
+		return fmt.Errorf("%s still turns suggested_output on; the lab's alerts would carry extra fields", ConfigFile)
+	}
+	return nil
+}
+
+// suggestedOn matches a setting (not a comment) that turns suggested output on.
+const suggestedOn = `^\s*-\s*suggested_output:\s*true`
+
+// RestoreRules puts the lab's initial falco_rules.yaml back (for reset).
+func RestoreRules(ctx context.Context, n Node) error {
+	if _, err := n.Exec(ctx, nil, "cp", PristineRules, RulesFile); err != nil {
+		return fmt.Errorf("restoring %s: %w", RulesFile, err)
+	}
+	return nil
+}
+
+// WaitHealthy waits until the service is active and Falco's health endpoint
+// answers ok.
+func WaitHealthy(ctx context.Context, n Node, timeout time.Duration) error {
+	return poll(ctx, time.Second, timeout, "Falco to become healthy", func(ctx context.Context) (bool, string, error) {
+		state, _ := n.Exec(ctx, nil, "systemctl", "is-active", Service)
+		if s := strings.TrimSpace(string(state)); s != "active" {
+			return false, "service falco is " + s, nil
+		}
+		out, err := n.Exec(ctx, nil, "curl", "-fsS", "--max-time", "2", HealthURL)
+		if err != nil {
+			return false, "health endpoint: " + firstLine(err.Error()), nil
+		}
+		if !strings.Contains(string(out), "ok") {
+			return false, "health endpoint answered " + strings.TrimSpace(string(out)), nil
+		}
+		return true, "", nil
+	})
+}
+
+// WaitFirstAlert waits until /var/log/syslog holds an alert containing text
+// (a real one, written by Falco through rsyslog) and returns it parsed.
+func WaitFirstAlert(ctx context.Context, n Node, text string, timeout time.Duration) (Alert, error) {
+	var found Alert
+	err := poll(ctx, 2*time.Second, timeout, fmt.Sprintf("a Falco alert %q in /var/log/syslog", text), func(ctx context.Context) (bool, string, error) {
+		out, err := n.Exec(ctx, nil, "grep", "-F", "--", text, "/var/log/syslog")
+		if err != nil {
+			return false, "no such line yet", nil
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if a, err := ParseLine(line); err == nil {
+				found = a
+				return true, "", nil
+			}
+		}
+		return false, "lines that are not alerts", nil
+	})
+	return found, err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,380 @@
+package falco
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// fakeNode answers commands from a script; Falco itself cannot run on this
+// machine (see README), so the install plan is tested against it here and
+// on a real node in the e2e suite.
+type fakeNode struct {
+	mu      sync.Mutex
+	answers map[string]func(stdin []byte) (string, error)
+	calls   []string
+	stdins  map[string][]byte
+}
+
+func newFakeNode() *fakeNode {
+	return &fakeNode{answers: map[string]func([]byte) (string, error){}, stdins: map[string][]byte{}}
+}
+
+func (f *fakeNode) String() string { return "cluster1-node1" }
+
+func (f *fakeNode) on(cmd string, out string, err error) {
+	f.answers[cmd] = func([]byte) (string, error) { return out, err }
+}
+
+func (f *fakeNode) Exec(_ context.Context, stdin io.Reader, argv ...string) ([]byte, error) {
+	cmd := strings.Join(argv, " ")
+	var in []byte
+	if stdin != nil {
+		in, _ = io.ReadAll(stdin)
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, cmd)
+	f.stdins[cmd] = in
+	answer, ok := f.answers[cmd]
+	f.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	out, err := answer(in)
+	return []byte(out), err
+}
+
+func failed(msg string) error {
+	return &ExecError{Node: "cluster1-node1", Err: errors.New("exit status 1"), Output: msg}
+}
+
+const (
+	goodStatus   = "Name:\tsh\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
+	noResStatus  = "Name:\tsh\nCapEff:\t000001fffeffffff\nCapBnd:\t000001fffeffffff\n"
+	unprivStatus = "Name:\tsh\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n"
+	memlockCmd   = "sh -c ulimit -H -l unlimited && ulimit -S -l unlimited"
+)
+
+func TestCheckNode(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		setup  func(*fakeNode)
+		checks []string
+	}{
+		{"capable node", func(n *fakeNode) {}, nil},
+		{"this machine: no CAP_SYS_RESOURCE", func(n *fakeNode) {
+			n.on("cat /proc/self/status", noResStatus, nil)
+			n.on(memlockCmd, "", failed("sh: ulimit: error setting limit (Operation not permitted)"))
+		}, []string{"memlock"}},
+		{"no BTF", func(n *fakeNode) { n.on("test -r /sys/kernel/btf/vmlinux", "", failed("")) }, []string{"btf"}},
+		{"unprivileged node", func(n *fakeNode) { n.on("cat /proc/self/status", unprivStatus, nil) }, []string{"ebpf"}},
+		{"old kernel", func(n *fakeNode) { n.on("uname -r", "5.4.0-150-generic\n", nil) }, []string{"kernel"}},
+		{"linux 7", func(n *fakeNode) { n.on("uname -r", "7.0.1-arch1\n", nil) }, []string{"kernel"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newFakeNode()
+			n.on("uname -r", "6.18.44-fc-v669\n", nil)
+			n.on("cat /proc/self/status", goodStatus, nil)
+			tt.setup(n)
+			p, err := CheckNode(context.Background(), n, Pinned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, pr := range p.Problems {
+				got = append(got, pr.Check)
+				if pr.Problem == "" || pr.Fix == "" {
+					t.Errorf("problem without text or fix: %+v", pr)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.checks, ",") {
+				t.Fatalf("problems %v, want %v", got, tt.checks)
+			}
+			if p.OK() != (len(tt.checks) == 0) {
+				t.Errorf("OK() = %v", p.OK())
+			}
+		})
+	}
+	n := newFakeNode()
+	n.on("cat /proc/self/status", noResStatus, nil)
+	n.on(memlockCmd, "", failed("not permitted"))
+	n.on("uname -r", "6.18.44\n", nil)
+	p, _ := CheckNode(context.Background(), n, Pinned)
+	if !strings.Contains(p.Error(), "CAP_SYS_RESOURCE is missing") || !strings.Contains(p.Error(), "Falco cannot run on this machine") {
+		t.Errorf("message: %s", p.Error())
+	}
+}
+
+func TestCheckNodeExecFailure(t *testing.T) {
+	n := newFakeNode()
+	n.on("uname -r", "", errors.New("docker: container not running"))
+	if _, err := CheckNode(context.Background(), n, Pinned); err == nil || !strings.Contains(err.Error(), "kernel version") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestKernelProblem(t *testing.T) {
+	for _, tt := range []struct {
+		kernel, falco string
+		ok            bool
+	}{
+		{"6.18.44-fc-v669", "0.44.1", true},
+		{"5.8.0", "0.44.1", true},
+		{"5.7.19", "0.44.1", false},
+		{"6.15.0", "0.40.0", false},
+		{"6.14.0", "0.40.0", true},
+		{"7.0.0", "0.44.1", false},
+		{"7.0.0", "0.45.0", true},
+		{"garbage", "0.44.1", false},
+	} {
+		if _, ok := kernelProblem(tt.kernel, tt.falco); ok != tt.ok {
+			t.Errorf("kernel %s with Falco %s: ok=%v, want %v", tt.kernel, tt.falco, ok, tt.ok)
+		}
+	}
+}
+
+func writeDeb(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInstall(t *testing.T) {
+	pkg := writeDeb(t, t.TempDir(), "falco-0.44.1-x86_64.deb")
+	n := newFakeNode()
+	installed := ""
+	n.answers["dpkg-query -W -f=${Version} falco"] = func([]byte) (string, error) {
+		if installed == "" {
+			return "", failed("dpkg-query: no packages found matching falco")
+		}
+		return installed, nil
+	}
+	n.answers["env FALCO_FRONTEND=noninteractive FALCO_DRIVER_CHOICE=modern_ebpf FALCOCTL_ENABLED=no DEBIAN_FRONTEND=noninteractive dpkg -i /var/cache/ckslab/falco.deb"] = func([]byte) (string, error) {
+		installed = "0.44.1"
+		return "", nil
+	}
+	rules := "- rule: stable\n"
+	n.answers["cat "+RulesFile] = func([]byte) (string, error) { return rules, nil }
+	n.answers["tee -a "+RulesFile] = func(in []byte) (string, error) { rules += string(in); return string(in), nil }
+	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "0\n", failed(""))
+
+	if err := Install(context.Background(), n, pkg, "0.44.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	first := strings.Join(n.calls, "\n")
+	for _, want := range []string{"cp /dev/stdin /var/cache/ckslab/falco.deb", "dpkg -i", "tee -a " + RulesFile, "cp " + RulesFile + " " + PristineRules,
+		"systemctl enable falco-modern-bpf.service", "systemctl restart falco"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("install did not run %q:\n%s", want, first)
+		}
+	}
+	if got := n.stdins["cp /dev/stdin /var/cache/ckslab/falco.deb"]; !strings.HasPrefix(string(got), "!<arch>") {
+		t.Errorf("the package was not streamed into the node: %q", got)
+	}
+	if !strings.Contains(rules, "- rule: Launch Package Management Process in Container") {
+		t.Error("rules not appended")
+	}
+
+	// Again: nothing is installed or appended twice.
+	n.calls = nil
+	if err := Install(context.Background(), n, pkg, "0.44.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	second := strings.Join(n.calls, "\n")
+	if strings.Contains(second, "dpkg -i") || strings.Contains(second, "tee -a") {
+		t.Errorf("second install repeated work:\n%s", second)
+	}
+	if strings.Count(rules, examRulesMarker) != 1 {
+		t.Errorf("rules appended %d times", strings.Count(rules, examRulesMarker))
+	}
+}
+
+func TestInstallRefusesWrongVersion(t *testing.T) {
+	pkg := writeDeb(t, t.TempDir(), "falco-0.43.1-x86_64.deb")
+	n := newFakeNode()
+	n.on("dpkg-query -W -f=${Version} falco", "0.43.1", nil)
+	err := Install(context.Background(), n, pkg, "0.44.1", nil)
+	if err == nil || !strings.Contains(err.Error(), `installed Falco "0.43.1", expected 0.44.1`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestConfigureNoticesSuggestedOutput(t *testing.T) {
+	n := newFakeNode()
+	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "1\n", nil)
+	if err := configure(context.Background(), n); err == nil {
+		t.Error("configure accepted a config that still appends suggested fields")
+	}
+}
+
+func TestExamRules(t *testing.T) {
+	var rules []map[string]any
+	if err := yaml.Unmarshal(ExamRules, &rules); err != nil {
+		t.Fatalf("the lab's rules are not valid YAML: %v", err)
+	}
+	outputs := map[string]string{}
+	for _, r := range rules {
+		if name, ok := r["rule"].(string); ok {
+			outputs[name] = r["output"].(string)
+			for _, k := range []string{"desc", "condition", "priority"} {
+				if r[k] == nil {
+					t.Errorf("rule %q has no %s", name, k)
+				}
+			}
+		}
+	}
+	for name, prefix := range map[string]string{
+		"Launch Package Management Process in Container": "Package management process launched in container (user=%user.name ",
+		"Write below etc": "File below /etc opened for writing (user=%user.name ",
+	} {
+		out, ok := outputs[name]
+		if !ok {
+			t.Errorf("rule %q missing", name)
+			continue
+		}
+		if !strings.HasPrefix(out, prefix) || strings.Contains(strings.TrimSpace(out), "\n") {
+			t.Errorf("rule %q output %q: want one line starting %q", name, out, prefix)
+		}
+	}
+	if !strings.Contains(outputs["Launch Package Management Process in Container"], "container_id=%container.id container_name=%container.name") {
+		t.Error("package-manager rule output lacks the container fields")
+	}
+}
+
+func TestWaitFirstAlert(t *testing.T) {
+	n := newFakeNode()
+	var calls atomic.Int32
+	line := "Jun 15 06:38:28 cluster1-node1 falco: 06:38:28.077150666: Error Package management process launched in container (user=root user_loginuid=-1 command=apk info container_id=090aad374a0a container_name=nginx image=library/nginx:1.27-alpine)"
+	n.answers["grep -F -- "+PackageAlertText+" /var/log/syslog"] = func([]byte) (string, error) {
+		if calls.Add(1) < 2 {
+			return "", failed("")
+		}
+		return line + "\n", nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := WaitFirstAlert(ctx, n, PackageAlertText, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ContainerID != "090aad374a0a" || a.Host != "cluster1-node1" {
+		t.Errorf("alert %+v", a)
+	}
+}
+
+func TestWaitHealthyTimesOutSayingWhatItSaw(t *testing.T) {
+	n := newFakeNode()
+	n.on("systemctl is-active falco", "failed\n", failed(""))
+	err := WaitHealthy(context.Background(), n, 50*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "last seen: service falco is failed") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// Downloads: against a local server standing in for the download site,
+// which this machine cannot reach.
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func TestFetchDownloadsOnceAndVerifies(t *testing.T) {
+	body := []byte("!<arch>\nfalco package bytes")
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	cache := t.TempDir()
+	pkg := Package{Version: "0.44.1", File: "falco-0.44.1-x86_64.deb", URL: srv.URL + "/falco.deb", SHA256: sum(body)}
+	var progressed int64
+	path, err := Fetch(context.Background(), pkg, FetchOptions{CacheDir: cache, Progress: func(r, _ int64) { progressed = r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(body) || progressed != int64(len(body)) {
+		t.Errorf("downloaded %q, progress %d", got, progressed)
+	}
+	if _, err := Fetch(context.Background(), pkg, FetchOptions{CacheDir: cache}); err != nil || hits.Load() != 1 {
+		t.Errorf("second fetch: err %v, %d downloads (want 1)", err, hits.Load())
+	}
+	// A corrupted cache entry is replaced.
+	os.WriteFile(path, []byte("garbage"), 0o644)
+	if _, err := Fetch(context.Background(), pkg, FetchOptions{CacheDir: cache}); err != nil || hits.Load() != 2 {
+		t.Errorf("after corruption: err %v, %d downloads (want 2)", err, hits.Load())
+	}
+}
+
+func TestFetchChecksumMismatchLeavesNothing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("tampered")) }))
+	defer srv.Close()
+	cache := t.TempDir()
+	pkg := Package{Version: "0.44.1", File: "falco-0.44.1-x86_64.deb", URL: srv.URL, SHA256: sum([]byte("original"))}
+	_, err := Fetch(context.Background(), pkg, FetchOptions{CacheDir: cache})
+	if !errors.Is(err, ErrNoPackage) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "--falco-sha256 "+sum([]byte("tampered"))) {
+		t.Fatalf("err = %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "falco"))
+	if len(entries) != 0 {
+		t.Errorf("left in the cache: %v", entries)
+	}
+	if _, err := Fetch(context.Background(), pkg, FetchOptions{CacheDir: cache, SHA256: sum([]byte("tampered"))}); err != nil {
+		t.Errorf("with the override: %v", err)
+	}
+}
+
+func TestFetchOfflineSaysWhatToDo(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	_, err := Fetch(context.Background(), Package{File: "f.deb", URL: srv.URL, SHA256: strings.Repeat("a", 64)}, FetchOptions{CacheDir: t.TempDir()})
+	if !errors.Is(err, ErrNoPackage) || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "--falco-package PATH") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFetchLocalPackage(t *testing.T) {
+	dir := t.TempDir()
+	good := writeDeb(t, dir, "falco_0.44.1_amd64.deb")
+	if p, err := Fetch(context.Background(), Pinned, FetchOptions{LocalPackage: good}); err != nil || p != good {
+		t.Errorf("good package: %q, %v", p, err)
+	}
+	notDeb := filepath.Join(dir, "falco-0.44.1-x86_64.deb")
+	os.WriteFile(notDeb, []byte("<html>not found</html>"), 0o644)
+	for path, want := range map[string]string{
+		notDeb:                                  "not a .deb archive",
+		writeDeb(t, dir, "nginx_1.0_amd64.deb"): "not named like a Falco .deb",
+		filepath.Join(dir, "missing.deb"):       "no such file",
+		dir:                                     "not a file",
+	} {
+		_, err := Fetch(context.Background(), Pinned, FetchOptions{LocalPackage: path})
+		if !errors.Is(err, ErrNoPackage) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", path, err, want)
+		}
+	}
+}
+
+func TestVersionFromFileName(t *testing.T) {
+	for name, want := range map[string]string{"falco-0.44.1-x86_64.deb": "0.44.1", "/x/falco_0.43.1_amd64.deb": "0.43.1", "falco.deb": ""} {
+		if got, _ := VersionFromFileName(name); got != want {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+}
