@@ -62,6 +62,7 @@ type createOptions struct {
 	kubeconfigPath string
 	waitForReady   time.Duration
 	host           *Host
+	nodesOnly      bool // stop after the nodes and kubeadm's config exist (tests with fake node images)
 }
 
 // CreateOption configures Create.
@@ -133,6 +134,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...CreateOption
 		kindcluster.CreateWithKubeconfigPath(o.kubeconfigPath),
 		kindcluster.CreateWithDisplayUsage(false),
 		kindcluster.CreateWithDisplaySalutation(false),
+		kindcluster.CreateWithStopBeforeSettingUpKubernetes(o.nodesOnly),
 	}
 	if o.waitForReady > 0 {
 		createOpts = append(createOpts, kindcluster.CreateWithWaitForReady(o.waitForReady))
