@@ -119,9 +119,18 @@ func TestRealStartAndStop(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "docker.sock"))
+	// its own bridge: `--bridge none` would make dockerd delete the host's docker0, which the running engine uses
+	const bridge = "ckslabt0"
+	if err := ckexec.Command("ip", "link", "add", bridge, "type", "bridge").Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ckexec.Command("ip", "link", "del", bridge).Run(context.Background())
+	if err := ckexec.Command("ip", "addr", "add", "10.213.7.1/24", "dev", bridge).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{CacheDir: filepath.Join(dir, "cache"), StartTimeout: 90 * time.Second, DaemonArgs: []string{
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "dockerd.pid"),
-		"--bridge", "none", "--iptables=false", "--ip6tables=false",
+		"--bridge", bridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 	}}
 	if _, err := Ensure(ctx, Options{CacheDir: opts.CacheDir, NoStart: true}); err == nil {
 		t.Fatal("an engine answered on a fresh socket")
@@ -149,6 +158,9 @@ func TestRealStartAndStop(t *testing.T) {
 	}
 	if err := e.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := ckexec.Command("ip", "link", "show", "docker0").Run(ctx); err != nil {
+		t.Errorf("the host's docker0 is gone after the second dockerd: %v", err)
 	}
 	if (&daemon{PID: pid}).alive() {
 		t.Fatal("dockerd still runs after Stop")
