@@ -21,11 +21,35 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ckslab/ckslab/internal/docker"
 	"github.com/ckslab/ckslab/internal/docker/shim"
+	"github.com/ckslab/ckslab/internal/images"
 )
 
-// artifactsDir is where the JUnit report and exported logs go.
-var artifactsDir string
+var (
+	// artifactsDir is where the JUnit report and exported logs go.
+	artifactsDir string
+	// engine is the Docker engine the suite runs on, started by the suite when none ran (and then stopped again).
+	engine *docker.Engine
+	// imageSet is the image set chosen by CKSLAB_IMAGES.
+	imageSet *images.Set
+)
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	var err error
+	engine, err = docker.Ensure(ctx, docker.Options{Logger: newLogger(1)})
+	must(err, "the Docker engine")
+	if engine.Started {
+		DeferCleanup(func(ctx SpecContext) { must(engine.Stop(ctx), "stopping the Docker engine the suite started") })
+	}
+	mode, err := images.ModeFrom("", os.Getenv)
+	must(err, "")
+	// a missing image set fails the suite: CI must not go green without a cluster
+	imageSet, err = images.Resolve(ctx, mode, images.WithInspector(engine))
+	must(err, "the image set")
+	fmt.Fprintf(GinkgoWriter, "engine %s (%s), image set %s: node %s, nginx %s, httpd %s\n",
+		engine.ServerVersion, engine.Host, imageSet.Name, imageSet.Node, imageSet.Nginx, imageSet.Httpd)
+}, NodeTimeout(3*time.Minute))
 
 func TestMain(m *testing.M) {
 	// kind runs `docker` through os/exec; on hosts that refuse --privileged, that `docker` is this test binary

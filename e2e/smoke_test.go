@@ -5,8 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"sigs.k8s.io/e2e-framework/klient"
 
 	"github.com/ckslab/ckslab/internal/cluster"
-	"github.com/ckslab/ckslab/internal/docker"
 	"github.com/ckslab/ckslab/internal/images"
 )
 
@@ -27,7 +24,6 @@ const e2eCluster = "ckslab-e2e"
 
 var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 	var (
-		engine     *docker.Engine
 		set        *images.Set
 		provider   *cluster.Provider
 		kubeconfig string
@@ -37,20 +33,7 @@ var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		var err error
-		engine, err = docker.Ensure(ctx, docker.Options{Logger: newLogger(1)})
-		must(err, "the Docker engine")
-		if engine.Started {
-			DeferCleanup(func(ctx SpecContext) {
-				Expect(engine.Stop(ctx)).To(Succeed())
-			})
-		}
-		mode, err := images.ModeFrom("", os.Getenv)
-		Expect(err).NotTo(HaveOccurred())
-		set, err = images.Resolve(ctx, mode, images.WithInspector(engine))
-		must(err, "the image set")
-		fmt.Fprintf(GinkgoWriter, "image set %s: node %s, nginx %s\n", set.Name, set.Node, set.Nginx)
-
+		set = imageSet
 		provider = cluster.NewProvider(engine, cluster.ProviderWithLogger(newLogger(1)))
 		kubeconfig = filepath.Join(artifactsDir, "kubeconfig-"+e2eCluster)
 		// a cluster left by an interrupted run would make Create fail
