@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,5 +211,76 @@ func TestSweepStale(t *testing.T) {
 		if (err == nil) != want {
 			t.Errorf("%s exists=%v, want %v", d, err == nil, want)
 		}
+	}
+}
+
+// fakeDockerCLI puts a `docker` that prints out to stderr and exits with code first in PATH (alone).
+func fakeDockerCLI(t *testing.T, out string, code int) {
+	t.Helper()
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho '" + out + "' >&2\nexit " + strconv.Itoa(code) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	t.Setenv("DOCKER_HOST", "")
+}
+
+func TestEnsureSaysHowToFix(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T)
+		problem Problem
+		want    []string
+	}{
+		{
+			name:    "no docker CLI",
+			setup:   func(t *testing.T) { t.Setenv("PATH", t.TempDir()) },
+			problem: NotInstalled,
+			want:    []string{"not installed", "apt-get install docker.io", "Docker Desktop"},
+		},
+		{
+			name: "socket permission",
+			setup: func(t *testing.T) {
+				fakeDockerCLI(t, "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock", 1)
+			},
+			problem: PermissionDenied,
+			want:    []string{"/var/run/docker.sock", "usermod -aG docker"},
+		},
+		{
+			name: "engine at a remote DOCKER_HOST",
+			setup: func(t *testing.T) {
+				fakeDockerCLI(t, "Cannot connect to the Docker daemon at tcp://10.1.2.3:2376. Is the docker daemon running?", 1)
+				t.Setenv("DOCKER_HOST", "tcp://10.1.2.3:2376")
+			},
+			problem: NotRunning,
+			want:    []string{"DOCKER_HOST=tcp://10.1.2.3:2376", "unset DOCKER_HOST"},
+		},
+		{
+			name: "something else",
+			setup: func(t *testing.T) {
+				fakeDockerCLI(t, "Error response from daemon: client version 1.99 is too new", 1)
+			},
+			problem: Unreachable,
+			want:    []string{"does not answer", "client version 1.99 is too new"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup(t)
+			_, err := Ensure(context.Background(), Options{CacheDir: t.TempDir(), NoStart: true})
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if e.Problem != tt.problem {
+				t.Errorf("problem = %d, want %d (%v)", e.Problem, tt.problem, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q does not say %q", err, w)
+				}
+			}
+		})
 	}
 }
