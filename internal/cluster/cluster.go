@@ -4,10 +4,10 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -201,14 +201,33 @@ func (p *Provider) LoadImages(ctx context.Context, name string, refs ...string) 
 			continue
 		}
 		p.logger.V(1).Infof("Loading %s into %d node(s)", ref, len(missing))
-		archive, err := exec.Output(ctx, "docker", "save", ref)
-		if err != nil {
-			return fmt.Errorf("saving %s: %w", ref, err)
+		if err := loadArchive(ctx, ref, missing); err != nil {
+			return err
 		}
-		for _, n := range missing {
-			if err := nodeutils.LoadImageArchive(n, bytes.NewReader(archive)); err != nil {
-				return fmt.Errorf("loading %s into node %s: %w", ref, n.String(), err)
-			}
+	}
+	return nil
+}
+
+// loadArchive saves ref from the engine to a temporary file and imports it into each node.
+func loadArchive(ctx context.Context, ref string, into []nodes.Node) error {
+	dir, err := os.MkdirTemp("", "ckslab-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	archive := filepath.Join(dir, "image.tar")
+	if err := exec.Command("docker", "save", "--output", archive, ref).Run(ctx); err != nil {
+		return fmt.Errorf("saving %s: %w", ref, err)
+	}
+	for _, n := range into {
+		f, err := os.Open(archive)
+		if err != nil {
+			return err
+		}
+		err = nodeutils.LoadImageArchive(n, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("loading %s into node %s: %w", ref, n.String(), err)
 		}
 	}
 	return nil
