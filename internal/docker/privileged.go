@@ -82,8 +82,8 @@ type Privileged struct {
 // ProbePrivileged finds out whether `docker run --privileged` works on this engine: it runs
 // `docker run --rm --privileged --entrypoint true IMAGE` with the first of images that is present, and, when no
 // run is conclusive, compares the engine host's capability bounding set with the full set. When --privileged
-// is refused it also works out which capabilities can replace it, and checks them with a real run. A
-// conclusive answer is cached per engine (ID, version, kernel, bounding set).
+// is refused it also works out which capabilities can replace it, and checks them with a real run. An answer
+// from a real run is cached per engine (ID, version, kernel, bounding set); the bounding-set guess is not.
 func (e *Engine) ProbePrivileged(ctx context.Context, images ...string) (Privileged, error) {
 	bnd, bndErr := e.hostCapBnd()
 	full := FullCapMask(capLastCap())
@@ -125,9 +125,9 @@ func (e *Engine) ProbePrivileged(ctx context.Context, images ...string) (Privile
 		case bndErr != nil:
 			p.Works, p.How = true, "could not read the engine's capability bounding set ("+bndErr.Error()+"); assumed to allow --privileged"
 		case bits.OnesCount64(full&^bnd) == 0:
-			p.Works, p.How, conclusive = true, "the engine's capability bounding set is complete", true
+			p.Works, p.How = true, "the engine's capability bounding set is complete"
 		default:
-			p.Works, p.How, conclusive = false, "the engine's capability bounding set lacks "+strings.Join(missing, ", "), true
+			p.Works, p.How = false, "the engine's capability bounding set lacks "+strings.Join(missing, ", ")
 		}
 	}
 	if !p.Works {
