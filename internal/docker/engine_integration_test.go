@@ -82,11 +82,11 @@ func TestRealPrivilegedPath(t *testing.T) {
 	}
 	// kind's two privileged paths, through whatever `docker` is first in PATH now
 	name := "ckslab-shim-test-" + time.Now().Format("150405")
+	defer ckexec.Command("docker", "rm", "--force", "--volumes", name).Run(context.Background())
 	if err := ckexec.Command("docker", "run", "--detach", "--name", name, "--privileged", "--security-opt", "seccomp=unconfined",
 		"--volume", "/lib/modules:/lib/modules:ro", img, "sh", "-c", "while true; do sleep 1; done").Run(ctx); err != nil {
 		t.Fatalf("docker run --privileged: %v", err)
 	}
-	defer ckexec.Command("docker", "rm", "--force", "--volumes", name).Run(context.Background())
 	out, err := ckexec.Output(ctx, "docker", "exec", "--privileged", name, "grep", "CapEff", "/proc/self/status")
 	if err != nil {
 		t.Fatalf("docker exec --privileged: %v", err)
