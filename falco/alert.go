@@ -295,82 +295,71 @@ func parseJSON(s string, format Format) (Alert, error) {
 // extractFields fills the container, user and Kubernetes fields from the
 // key=value pairs of a rule's output (0.29 style "(user=root ... container_id=x)",
 // current style "| user=root ..." and the container plugin's suggested fields),
-// and from a learner's CSV output "%evt.time,%container.id,%container.name,%user.name".
-// The first occurrence of a key wins: the rule's own fields come before the
-// command line, which could contain anything.
+// and from a learner's CSV output "%evt.time,%container.id,%container.name,%user.name",
+// which may stand alone or follow the rule's own text. It makes one pass over
+// the blank-separated tokens. The first occurrence of a key wins: the rule's
+// own fields come before the command line, which could contain anything.
 func (a *Alert) extractFields() {
 	s := a.Output
-	for i := 0; ; {
-		eq := strings.IndexByte(s[i:], '=')
-		if eq < 0 {
-			break
+	csv := ""
+	for s != "" {
+		tok := s
+		if sp := strings.IndexByte(s, ' '); sp >= 0 {
+			tok, s = s[:sp], s[sp+1:]
+		} else {
+			s = ""
 		}
-		eq += i
-		// The key starts after the last space or "(" before the "=";
-		// searching only from i keeps the scan linear.
-		start := i + strings.LastIndexAny(s[i:eq], " (") + 1
-		end := eq + 1
-		for end < len(s) && s[end] != ' ' {
-			end++
+		if tok != "" && tok[0] == '(' {
+			tok = tok[1:]
 		}
-		val := strings.TrimSuffix(s[eq+1:end], ")")
-		var dst *string
-		switch s[start:eq] {
+		eq := strings.IndexByte(tok, '=')
+		if eq <= 0 {
+			if csv == "" && len(tok) > TimeOfDayLen && tok[TimeOfDayLen] == ',' {
+				csv = tok
+			}
+			continue
+		}
+		val := strings.TrimSuffix(tok[eq+1:], ")")
+		switch tok[:eq] {
 		case "container_id", "container":
-			dst = &a.ContainerID
+			setIfEmpty(&a.ContainerID, val)
 		case "container_name":
-			dst = &a.ContainerName
+			setIfEmpty(&a.ContainerName, val)
 		case "user":
-			dst = &a.User
+			setIfEmpty(&a.User, val)
 		case "image", "container_image", "container_image_repository":
-			dst = &a.Image
+			setIfEmpty(&a.Image, val)
 		case "k8s_pod_name", "k8s.pod", "k8s_pod":
-			dst = &a.PodName
+			setIfEmpty(&a.PodName, val)
 		case "k8s_ns_name", "k8s.ns", "k8s_ns":
-			dst = &a.Namespace
-		}
-		if dst != nil && *dst == "" {
-			*dst = val
-		}
-		i = end
-		if i >= len(s) {
-			break
+			setIfEmpty(&a.Namespace, val)
 		}
 	}
-	a.extractCSV()
+	if csv != "" {
+		a.applyCSV(csv)
+	}
 }
 
-// extractCSV reads the learner's custom output form
-// "%evt.time,%container.id,%container.name,%user.name", which may stand alone
-// or follow the rule's own text. It only looks when a field is still missing.
-func (a *Alert) extractCSV() {
-	if a.ContainerID != "" && a.ContainerName != "" && a.User != "" {
+func setIfEmpty(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// applyCSV fills missing fields from a token in the learner's custom output
+// form "%evt.time,%container.id,%container.name,%user.name".
+func (a *Alert) applyCSV(tok string) {
+	if _, ok := parseTimeOfDay(tok[:TimeOfDayLen]); !ok {
 		return
 	}
-	for rest := a.Output; rest != ""; {
-		tok := rest
-		if sp := strings.IndexByte(rest, ' '); sp >= 0 {
-			tok, rest = rest[:sp], rest[sp+1:]
-		} else {
-			rest = ""
-		}
-		if len(tok) < TimeOfDayLen+1 || tok[TimeOfDayLen] != ',' {
-			continue
-		}
-		if _, ok := parseTimeOfDay(tok[:TimeOfDayLen]); !ok {
-			continue
-		}
-		parts := strings.Split(tok[TimeOfDayLen+1:], ",")
-		if len(parts) != 3 || !(IsShortContainerID(parts[0]) || parts[0] == "host") {
-			continue
-		}
-		for i, dst := range []*string{&a.ContainerID, &a.ContainerName, &a.User} {
-			if *dst == "" {
-				*dst = parts[i]
-			}
-		}
+	id, rest, ok1 := strings.Cut(tok[TimeOfDayLen+1:], ",")
+	name, user, ok2 := strings.Cut(rest, ",")
+	if !ok1 || !ok2 || strings.IndexByte(user, ',') >= 0 || !(IsShortContainerID(id) || id == "host") {
 		return
 	}
+	setIfEmpty(&a.ContainerID, id)
+	setIfEmpty(&a.ContainerName, name)
+	setIfEmpty(&a.User, user)
 }
 
 // IsShortContainerID reports whether s is a container id as %container.id
