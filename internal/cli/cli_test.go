@@ -84,3 +84,20 @@ func TestCode(t *testing.T) {
 		t.Error("an ExitError without Err must print nothing")
 	}
 }
+
+func TestLoggerVerbosity(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLogger(&b, 1)
+	l.V(0).Info("zero")
+	l.V(1).Infof("one %d", 1)
+	l.V(2).Info("two")
+	l.Warnf("careful %s", "now")
+	l.Error("bad\n")
+	want := "zero\none 1\nWARNING: careful now\nERROR: bad\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	if l.V(2).Enabled() || !l.V(1).Enabled() {
+		t.Error("Enabled does not follow the verbosity")
+	}
+}

@@ -3,13 +3,17 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ckslab/ckslab/cmd/ckslab/app/checklog"
+	"github.com/ckslab/ckslab/cmd/ckslab/app/engine"
 	"github.com/ckslab/ckslab/internal/cli"
 	"github.com/ckslab/ckslab/internal/version"
 )
@@ -23,9 +27,12 @@ func Main() int {
 // Run runs ckslab with args and returns the exit code. Errors are printed
 // once, here, as one line (no stack traces).
 func Run(streams cli.IOStreams, args []string) int {
+	// Ctrl-C cancels the command's context: long operations stop cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(streams.ErrOut, "ERROR: %v\n", err)
 	}
@@ -66,6 +73,7 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 	root.AddCommand(
 		newVersionCommand(streams),
 		checklog.NewCommand(streams),
+		engine.NewCommand(streams),
 	)
 	for _, c := range lifecycleCommands() {
 		root.AddCommand(c)

@@ -211,3 +211,12 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("command completion: %q", r.out)
 	}
 }
+
+func TestEngineStopLeavesOthersAlone(t *testing.T) {
+	// With an empty cache, ckslab started nothing: stop must not touch any engine.
+	t.Setenv("CKSLAB_CACHE_DIR", t.TempDir())
+	r := run(t, "", "engine", "stop")
+	if r.code != 0 || !strings.Contains(r.out, "nothing to stop") {
+		t.Errorf("%+v", r)
+	}
+}
