@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/ckslab
 FUZZTIME ?= 10s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build test fuzz lint bench images e2e lab clean
 
@@ -20,10 +21,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckAnswerFile$$' -fuzztime=$(FUZZTIME) ./grader/answerfile
 
 lint:
-	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
+	$(GO) run $(STATICCHECK) -tags e2e ./...
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./falco ./grader/answerfile
+	$(GO) test -run='^$$' -bench='ParseSyslog|CheckAnswerFile' -benchtime=5x -benchmem ./falco ./grader/answerfile
 
 images:
 	bash images/build.sh
