@@ -1,0 +1,342 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Role says whether a workload is one the learner must find or one that behaves.
+type Role string
+
+// Roles.
+const (
+	Offender Role = "offender"
+	Decoy    Role = "decoy"
+)
+
+// Workload is one Deployment of an instance, with every name chosen.
+type Workload struct {
+	Role Role
+	// Case is the task's case number of an offender (1 or 2); 0 for decoys.
+	Case      int
+	Image     Image
+	Behaviour Behaviour
+	Namespace string
+	// Deployment is the Deployment's name; its Pods carry the label app=<Deployment>.
+	Deployment string
+	Container  string
+	Replicas   int32
+	Placement  Placement
+	// Node is the Kubernetes node name the workload is pinned to (Placement Worker), "" otherwise.
+	Node string
+	// Interval is how often an offender misbehaves; 0 for decoys.
+	Interval time.Duration
+}
+
+// Key is namespace/deployment.
+func (w Workload) Key() string { return w.Namespace + "/" + w.Deployment }
+
+// Instance is a scenario for one seed: every name chosen, every text rendered. It is what provisioning,
+// grading, hints and solve work from.
+type Instance struct {
+	ScenarioID string
+	Title      string
+	Domain     string
+	TimeBudget time.Duration
+	Seed       int64
+
+	// Cluster is the exam's cluster name; WorkerNode is the worker's Kubernetes node name (<cluster>-node1),
+	// where Falco and the offenders run.
+	Cluster    string
+	Context    string
+	WorkerNode string
+	AnswerFile string
+	MinSpan    time.Duration
+
+	Intro        string
+	Requirements []Requirement
+	// Offenders are in case order: Offenders[0] is case 1.
+	Offenders []Workload
+	// Decoys are sorted by namespace.
+	Decoys   []Workload
+	Checks   []Check
+	Health   []Check
+	Hints    []string
+	Solution []Step
+}
+
+// Offender returns the offender of case n (1 or 2).
+func (in *Instance) Offender(n int) (Workload, bool) {
+	for _, w := range in.Offenders {
+		if w.Case == n {
+			return w, true
+		}
+	}
+	return Workload{}, false
+}
+
+// Workloads returns the offenders, then the decoys.
+func (in *Instance) Workloads() []Workload {
+	return append(slices.Clone(in.Offenders), in.Decoys...)
+}
+
+// Namespaces returns the namespaces of every workload, sorted, once each.
+func (in *Instance) Namespaces() []string {
+	var out []string
+	for _, w := range in.Workloads() {
+		out = append(out, w.Namespace)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Check returns the scored or health check with id.
+func (in *Instance) Check(id string) (Check, bool) {
+	for _, c := range slices.Concat(in.Checks, in.Health) {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// TaskText is the task as the learner reads it: the introduction and the numbered requirements.
+func (in *Instance) TaskText() string {
+	var b strings.Builder
+	b.WriteString(in.Intro + "\n\n")
+	for i, r := range in.Requirements {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, r.Text)
+	}
+	return b.String()
+}
+
+// TemplateData is what a scenario's text fields can use.
+type TemplateData struct {
+	Cluster        string
+	Context        string
+	Node           string
+	AnswerFile     string
+	MinSpanSeconds int
+	Case1, Case2   Workload
+}
+
+// Instantiate chooses the names for seed and renders the texts. Seed 0 is the exam's own lab, with the names
+// written in the file; any other seed draws namespaces, Deployment names and the decoy set from the file's
+// pools, the same way every time for the same seed.
+func (s *Scenario) Instantiate(seed int64) (*Instance, error) {
+	sp := &s.Spec
+	in := &Instance{
+		ScenarioID: s.Metadata.ID,
+		Title:      s.Metadata.Title,
+		Domain:     s.Metadata.Domain,
+		TimeBudget: s.Metadata.TimeBudget,
+		Seed:       seed,
+		Cluster:    sp.Cluster,
+		Context:    sp.Context,
+		WorkerNode: WorkerNodeName(sp.Cluster),
+		AnswerFile: sp.AnswerFile,
+		MinSpan:    sp.MinSpan,
+	}
+	if seed == 0 {
+		in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
+	} else {
+		var err error
+		if in.Offenders, in.Decoys, err = seededWorkloads(s, seed, in.WorkerNode); err != nil {
+			return nil, err
+		}
+	}
+	data, err := in.templateData()
+	if err != nil {
+		return nil, err
+	}
+	// Render a copy of the texts, then lift them into the instance.
+	c := cloneTexts(s)
+	for _, f := range textFields(c) {
+		out, err := render(*f.text, data)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %s: %w", s.Source, fieldPath(f.at), err)
+		}
+		*f.text = out
+	}
+	in.Intro = c.Spec.Task.Intro
+	in.Requirements = c.Spec.Task.Requirements
+	in.Checks = c.Spec.Checks
+	in.Health = c.Spec.Health
+	in.Hints = c.Spec.Hints
+	in.Solution = c.Spec.Solution
+	for i := range in.Solution {
+		if in.Solution[i].Timeout == 0 {
+			in.Solution[i].Timeout = DefaultStepTimeout
+		}
+	}
+	return in, nil
+}
+
+// WorkerNodeName is the worker's Kubernetes node name in cluster: <cluster>-node1.
+func WorkerNodeName(cluster string) string { return cluster + "-node1" }
+
+func (in *Instance) templateData() (TemplateData, error) {
+	c1, ok1 := in.Offender(1)
+	c2, ok2 := in.Offender(2)
+	if !ok1 || !ok2 {
+		return TemplateData{}, fmt.Errorf("scenario %s: cases 1 and 2 must both be defined", in.ScenarioID)
+	}
+	return TemplateData{
+		Cluster:        in.Cluster,
+		Context:        in.Context,
+		Node:           in.WorkerNode,
+		AnswerFile:     in.AnswerFile,
+		MinSpanSeconds: int(in.MinSpan / time.Second),
+		Case1:          c1,
+		Case2:          c2,
+	}, nil
+}
+
+// defaultData is the template data of seed 0, for validation.
+func defaultData(s *Scenario) (TemplateData, error) {
+	in := &Instance{ScenarioID: s.Metadata.ID, Cluster: s.Spec.Cluster, Context: s.Spec.Context,
+		WorkerNode: WorkerNodeName(s.Spec.Cluster), AnswerFile: s.Spec.AnswerFile, MinSpan: s.Spec.MinSpan}
+	in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
+	return in.templateData()
+}
+
+func render(text string, data TemplateData) (string, error) {
+	t, err := template.New("text").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// cloneTexts copies the parts of s that rendering writes to.
+func cloneTexts(s *Scenario) *Scenario {
+	c := *s
+	c.Spec.Task.Requirements = slices.Clone(s.Spec.Task.Requirements)
+	c.Spec.Checks = slices.Clone(s.Spec.Checks)
+	c.Spec.Health = slices.Clone(s.Spec.Health)
+	c.Spec.Hints = slices.Clone(s.Spec.Hints)
+	c.Spec.Solution = slices.Clone(s.Spec.Solution)
+	for i := range c.Spec.Checks {
+		c.Spec.Checks[i].Proves = slices.Clone(s.Spec.Checks[i].Proves)
+	}
+	for i := range c.Spec.Solution {
+		c.Spec.Solution[i].Needs = slices.Clone(s.Spec.Solution[i].Needs)
+	}
+	return &c
+}
+
+func offender(o OffenderSpec, ns, deployment, node string) Workload {
+	return Workload{
+		Role: Offender, Case: o.Case, Image: o.Image, Behaviour: o.Behaviour,
+		Namespace: ns, Deployment: deployment, Container: o.Container, Replicas: o.Replicas,
+		Placement: Worker, Node: node, Interval: o.Interval,
+	}
+}
+
+func decoy(img Image, ns, deployment string, replicas int32, p Placement, worker string) Workload {
+	w := Workload{
+		Role: Decoy, Image: img, Behaviour: Serve, Namespace: ns, Deployment: deployment,
+		Container: string(img), Replicas: replicas, Placement: p,
+	}
+	if p == Worker {
+		w.Node = worker
+	}
+	return w
+}
+
+func sortOffenders(ws []Workload) {
+	slices.SortFunc(ws, func(a, b Workload) int { return a.Case - b.Case })
+}
+
+func sortDecoys(ws []Workload) {
+	slices.SortFunc(ws, func(a, b Workload) int { return strings.Compare(a.Key(), b.Key()) })
+}
+
+func defaultWorkloads(s *Scenario, worker string) (offenders, decoys []Workload) {
+	for _, o := range s.Spec.Setup.Offenders {
+		offenders = append(offenders, offender(o, o.Namespace, o.Deployment, worker))
+	}
+	for _, d := range s.Spec.Setup.Decoys {
+		decoys = append(decoys, decoy(d.Image, d.Namespace, d.Deployment, d.Replicas, d.Placement, worker))
+	}
+	sortOffenders(offenders)
+	sortDecoys(decoys)
+	return offenders, decoys
+}
+
+// seedStream is mixed into the PCG state so that seeds 1, 2, 3 ... do not start from near-identical states.
+const seedStream = 0x636b736c61622121 // "ckslab!!"
+
+// seededWorkloads draws every name without repetition: each offender and decoy gets a namespace of its own
+// and every Deployment name is used once. The decoys always include an nginx and an httpd on the worker
+// (next to the offenders) and at least one on the control plane.
+func seededWorkloads(s *Scenario, seed int64, worker string) (offenders, decoys []Workload, err error) {
+	pools := s.Spec.Setup.Seeding
+	rng := rand.New(rand.NewPCG(uint64(seed), seedStream))
+	namespaces := shuffled(rng, pools.Namespaces)
+	names := map[Image][]string{}
+	for _, img := range []Image{Nginx, Httpd} {
+		names[img] = shuffled(rng, pools.Deployments[img])
+	}
+	take := func(list *[]string, what string) (string, error) {
+		if len(*list) == 0 {
+			return "", fmt.Errorf("scenario %s: seed %d: the pool of %s is exhausted", s.Source, seed, what)
+		}
+		v := (*list)[0]
+		*list = (*list)[1:]
+		return v, nil
+	}
+	for _, o := range s.Spec.Setup.Offenders {
+		ns, err := take(&namespaces, "namespaces")
+		if err != nil {
+			return nil, nil, err
+		}
+		l := names[o.Image]
+		name, err := take(&l, string(o.Image)+" Deployment names")
+		if err != nil {
+			return nil, nil, err
+		}
+		names[o.Image] = l
+		offenders = append(offenders, offender(o, ns, name, worker))
+	}
+	n := pools.Decoys.Min + rng.IntN(pools.Decoys.Max-pools.Decoys.Min+1)
+	type shape struct {
+		img Image
+		p   Placement
+	}
+	images := []Image{Nginx, Httpd}
+	shapes := []shape{{Nginx, Worker}, {Httpd, Worker}, {images[rng.IntN(2)], ControlPlane}}
+	for len(shapes) < n {
+		shapes = append(shapes, shape{images[rng.IntN(2)], []Placement{Worker, ControlPlane}[rng.IntN(2)]})
+	}
+	for _, sh := range shapes {
+		ns, err := take(&namespaces, "namespaces")
+		if err != nil {
+			return nil, nil, err
+		}
+		l := names[sh.img]
+		name, err := take(&l, string(sh.img)+" Deployment names")
+		if err != nil {
+			return nil, nil, err
+		}
+		names[sh.img] = l
+		decoys = append(decoys, decoy(sh.img, ns, name, 1, sh.p, worker))
+	}
+	sortOffenders(offenders)
+	sortDecoys(decoys)
+	return offenders, decoys, nil
+}
+
+func shuffled(rng *rand.Rand, in []string) []string {
+	out := slices.Clone(in)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}

@@ -1,0 +1,402 @@
+package scenarios
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Limits a scenario must stay within.
+const (
+	MinHints = 3
+	MaxHints = 5
+	// MaxNameLength bounds namespace and Deployment names: Pod names add about 17 characters and must stay
+	// readable in `kubectl get pods`.
+	MaxNameLength = 40
+	// MinInterval is the shortest misbehaviour interval: anything faster floods Falco's output.
+	MinInterval = time.Second
+	// minSeededDecoys: a seeded lab has an nginx and an httpd decoy on the worker and one on the control plane.
+	minSeededDecoys = 3
+)
+
+var reID = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// validator collects problems with their lines.
+type validator struct {
+	root     *yaml.Node
+	problems []Problem
+}
+
+func (v *validator) add(fix string, steps []any, format string, args ...any) {
+	v.problems = append(v.problems, Problem{
+		Line:    lineOf(v.root, steps...),
+		Field:   fieldPath(steps),
+		Problem: fmt.Sprintf(format, args...),
+		Fix:     fix,
+	})
+}
+
+// at builds a path of keys and indexes.
+func at(steps ...any) []any { return steps }
+
+func fieldPath(steps []any) string {
+	var b strings.Builder
+	for _, st := range steps {
+		switch k := st.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		}
+	}
+	return b.String()
+}
+
+func validate(s *Scenario, root *yaml.Node, folder string) error {
+	v := &validator{root: root}
+	v.metadata(s, folder)
+	v.spec(&s.Spec)
+	reqs := v.task(&s.Spec.Task)
+	v.setup(&s.Spec.Setup)
+	v.checks(&s.Spec, reqs)
+	v.hints(s.Spec.Hints)
+	v.solution(s.Spec.Solution)
+	if len(v.problems) == 0 {
+		v.templates(s)
+	}
+	if len(v.problems) > 0 {
+		slices.SortStableFunc(v.problems, func(a, b Problem) int { return a.Line - b.Line })
+		return &Error{File: s.Source, Problems: v.problems}
+	}
+	return nil
+}
+
+func (v *validator) metadata(s *Scenario, folder string) {
+	m := s.Metadata
+	switch {
+	case m.ID == "":
+		v.add("give the scenario an id: lowercase words joined by '-', the name of its folder", at("metadata", "id"), "is missing")
+	case !reID.MatchString(m.ID):
+		v.add("use lowercase letters, digits and '-'", at("metadata", "id"), "%q is not a valid id", m.ID)
+	case folder != "." && folder != "" && m.ID != folder:
+		v.add(fmt.Sprintf("rename the folder to %s or set the id to %s", m.ID, folder), at("metadata", "id"),
+			"%q differs from the folder the file is in (%s)", m.ID, folder)
+	}
+	if strings.TrimSpace(m.Title) == "" {
+		v.add("say in a few words what the task is about", at("metadata", "title"), "is missing")
+	}
+	if strings.TrimSpace(m.Domain) == "" {
+		v.add("name the CKS curriculum domain, e.g. Monitoring, Logging and Runtime Security", at("metadata", "domain"), "is missing")
+	}
+	if m.Weight < 1 || m.Weight > 100 {
+		v.add("give the task's share of the exam score in percent, 1 to 100", at("metadata", "weight"), "is %d", m.Weight)
+	}
+	if m.TimeBudget <= 0 {
+		v.add("give a duration like 12m", at("metadata", "timeBudget"), "is missing or not positive")
+	}
+}
+
+func (v *validator) spec(s *Spec) {
+	if errs := validation.IsDNS1123Label(s.Cluster); len(errs) > 0 {
+		v.add("use the exam's cluster name, e.g. cluster1", at("spec", "cluster"), "%q is not a valid name: %s", s.Cluster, strings.Join(errs, "; "))
+	}
+	if strings.TrimSpace(s.Context) == "" {
+		v.add("name the kubectl context the task uses, e.g. workload-prod", at("spec", "context"), "is missing")
+	}
+	if !path.IsAbs(s.AnswerFile) || path.Clean(s.AnswerFile) != s.AnswerFile || strings.ContainsAny(s.AnswerFile, " '\"$`\\") {
+		v.add("give an absolute, clean path without spaces or quotes, e.g. /opt/course/2/falco.log", at("spec", "answerFile"), "%q is not usable", s.AnswerFile)
+	}
+	if s.MinSpan <= 0 || s.MinSpan%time.Second != 0 {
+		v.add("give a whole number of seconds, e.g. 30s", at("spec", "minSpan"), "is %s", s.MinSpan)
+	}
+}
+
+func (v *validator) task(t *Task) map[string]bool {
+	if strings.TrimSpace(t.Intro) == "" {
+		v.add("introduce the task in a sentence or two", at("spec", "task", "intro"), "is missing")
+	}
+	if len(t.Requirements) == 0 {
+		v.add("write the task as requirement sentences, each with an id", at("spec", "task", "requirements"), "is empty")
+	}
+	ids := map[string]bool{}
+	for i, r := range t.Requirements {
+		p := at("spec", "task", "requirements", i)
+		switch {
+		case !reID.MatchString(r.ID):
+			v.add("give every requirement an id of lowercase words joined by '-'", append(p, "id"), "%q is not a valid id", r.ID)
+		case ids[r.ID]:
+			v.add("give every requirement its own id", append(p, "id"), "duplicate requirement id %q", r.ID)
+		}
+		ids[r.ID] = true
+		if strings.TrimSpace(r.Text) == "" {
+			v.add("write the sentence the learner reads", append(p, "text"), "requirement %q has no text", r.ID)
+		}
+	}
+	return ids
+}
+
+func validImage(i Image) bool { return i == Nginx || i == Httpd }
+
+func (v *validator) name(steps []any, what, name string) {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 || len(name) > MaxNameLength {
+		v.add(fmt.Sprintf("use lowercase letters, digits and '-', at most %d characters", MaxNameLength), steps,
+			"%s %q is not a valid name", what, name)
+	}
+}
+
+func (v *validator) setup(s *Setup) {
+	cases := map[int]bool{}
+	offenderNS := map[string]bool{}
+	deployments := map[string]bool{}
+	if len(s.Offenders) != 2 {
+		v.add("define case 1 (nginx) and case 2 (httpd)", at("spec", "setup", "offenders"), "has %d offenders, the task has 2", len(s.Offenders))
+	}
+	for i, o := range s.Offenders {
+		p := at("spec", "setup", "offenders", i)
+		if o.Case != 1 && o.Case != 2 || cases[o.Case] {
+			v.add("number the offenders case 1 and case 2, once each", append(p, "case"), "case %d", o.Case)
+		}
+		cases[o.Case] = true
+		if !validImage(o.Image) {
+			v.add("use nginx or httpd", append(p, "image"), "unknown image %q", o.Image)
+		}
+		if o.Behaviour != PackageManager && o.Behaviour != WriteEtcPasswd {
+			v.add(fmt.Sprintf("use %s or %s", PackageManager, WriteEtcPasswd), append(p, "behaviour"), "an offender must misbehave, not %q", o.Behaviour)
+		}
+		v.name(append(p, "namespace"), "namespace", o.Namespace)
+		v.name(append(p, "deployment"), "Deployment", o.Deployment)
+		v.name(append(p, "container"), "container", o.Container)
+		if offenderNS[o.Namespace] {
+			v.add("give each offender its own namespace", append(p, "namespace"), "namespace %q is used twice", o.Namespace)
+		}
+		offenderNS[o.Namespace] = true
+		deployments[o.Namespace+"/"+o.Deployment] = true
+		if o.Replicas < 1 {
+			v.add("run at least 1 replica", append(p, "replicas"), "is %d", o.Replicas)
+		}
+		if o.Interval < MinInterval {
+			v.add(fmt.Sprintf("give a duration of %s or more, e.g. 5s", MinInterval), append(p, "interval"), "is %s", o.Interval)
+		}
+	}
+	if len(s.Decoys) == 0 {
+		v.add("add well-behaved nginx and httpd Deployments in other namespaces", at("spec", "setup", "decoys"), "is empty")
+	}
+	for i, d := range s.Decoys {
+		p := at("spec", "setup", "decoys", i)
+		if !validImage(d.Image) {
+			v.add("use nginx or httpd", append(p, "image"), "unknown image %q", d.Image)
+		}
+		v.name(append(p, "namespace"), "namespace", d.Namespace)
+		v.name(append(p, "deployment"), "Deployment", d.Deployment)
+		if offenderNS[d.Namespace] {
+			v.add("put decoys in namespaces of their own", append(p, "namespace"), "namespace %q is an offender's", d.Namespace)
+		}
+		key := d.Namespace + "/" + d.Deployment
+		if deployments[key] {
+			v.add("give every Deployment its own name", append(p, "deployment"), "Deployment %s is defined twice", key)
+		}
+		deployments[key] = true
+		if d.Replicas < 1 {
+			v.add("run at least 1 replica", append(p, "replicas"), "is %d", d.Replicas)
+		}
+		if d.Placement != Worker && d.Placement != ControlPlane {
+			v.add(fmt.Sprintf("use %s or %s", Worker, ControlPlane), append(p, "placement"), "unknown placement %q", d.Placement)
+		}
+	}
+	v.seeding(&s.Seeding, len(s.Offenders))
+}
+
+func (v *validator) seeding(s *Seeding, offenders int) {
+	p := at("spec", "setup", "seeding")
+	r := s.Decoys
+	if r.Min < minSeededDecoys || r.Max < r.Min {
+		v.add(fmt.Sprintf("use %d <= min <= max: a seeded lab has an nginx and an httpd decoy on the worker and one on the control plane", minSeededDecoys),
+			append(p, "decoys"), "min %d, max %d", r.Min, r.Max)
+	}
+	seen := map[string]bool{}
+	for i, ns := range s.Namespaces {
+		v.name(append(p, "namespaces", i), "namespace", ns)
+		if seen[ns] {
+			v.add("list every namespace once", append(p, "namespaces", i), "duplicate namespace %q", ns)
+		}
+		seen[ns] = true
+	}
+	if need := offenders + r.Max; len(s.Namespaces) < need {
+		v.add(fmt.Sprintf("list at least %d namespaces (one per offender and per decoy) or lower decoys.max", need),
+			append(p, "namespaces"), "has %d namespaces", len(s.Namespaces))
+	}
+	owner := map[string]Image{}
+	for _, img := range []Image{Nginx, Httpd} {
+		names := s.Deployments[img]
+		// one offender of this image plus every decoy but the one guaranteed of the other image
+		if need := r.Max; len(names) < need {
+			v.add(fmt.Sprintf("list at least %d %s Deployment names or lower decoys.max", need, img),
+				append(p, "deployments", string(img)), "has %d names", len(names))
+		}
+		for i, n := range names {
+			v.name(append(p, "deployments", string(img), i), "Deployment", n)
+			if o, dup := owner[n]; dup {
+				v.add("list every Deployment name once, under one image", append(p, "deployments", string(img), i),
+					"%q is also listed under %s", n, o)
+			}
+			owner[n] = img
+		}
+	}
+	for img := range s.Deployments {
+		if !validImage(img) {
+			v.add("use the keys nginx and httpd", append(p, "deployments", string(img)), "unknown image %q", img)
+		}
+	}
+}
+
+func (v *validator) checks(s *Spec, reqs map[string]bool) {
+	ids := map[string]bool{}
+	proven := map[string]bool{}
+	if len(s.Checks) == 0 {
+		v.add("add the checks that grade the task", at("spec", "checks"), "is empty")
+	}
+	for i, c := range s.Checks {
+		p := at("spec", "checks", i)
+		v.checkID(p, c.ID, ids)
+		if strings.TrimSpace(c.Title) == "" {
+			v.add("say in a line what the check proves", append(p, "title"), "check %q has no title", c.ID)
+		}
+		if c.Points <= 0 {
+			v.add("give every scored check 1 point or more", append(p, "points"), "check %q has %d points", c.ID, c.Points)
+		}
+		if len(c.Proves) == 0 {
+			v.add("list the requirement ids the check proves (spec.task.requirements)", append(p, "proves"),
+				"check %q proves no requirement", c.ID)
+		}
+		for j, r := range c.Proves {
+			if !reqs[r] {
+				v.add("use an id of spec.task.requirements", append(p, "proves", j), "check %q proves %q, which is not a requirement", c.ID, r)
+			}
+			proven[r] = true
+		}
+	}
+	for i, c := range s.Health {
+		p := at("spec", "health", i)
+		v.checkID(p, c.ID, ids)
+		if strings.TrimSpace(c.Title) == "" {
+			v.add("say in a line what the health check looks at", append(p, "title"), "health check %q has no title", c.ID)
+		}
+		if c.Points != 0 || len(c.Proves) > 0 {
+			v.add("remove points and proves: health checks are reported apart and never scored", append(p, "points"),
+				"health check %q is scored", c.ID)
+		}
+	}
+	for i, r := range s.Task.Requirements {
+		if r.ID != "" && !proven[r.ID] {
+			v.add(fmt.Sprintf("add %q to the proves list of the check that grades it, or drop the sentence", r.ID),
+				at("spec", "task", "requirements", i, "id"), "no check proves requirement %q", r.ID)
+		}
+	}
+}
+
+func (v *validator) checkID(p []any, id string, ids map[string]bool) {
+	switch {
+	case !reID.MatchString(id):
+		v.add("give every check an id of lowercase words joined by '-'", append(p, "id"), "%q is not a valid check id", id)
+	case ids[id]:
+		v.add("give every check its own id (scored and health checks share one namespace)", append(p, "id"), "duplicate check id %q", id)
+	}
+	ids[id] = true
+}
+
+func (v *validator) hints(h []string) {
+	if len(h) < MinHints || len(h) > MaxHints {
+		v.add(fmt.Sprintf("write %d to %d hints, from a gentle nudge to nearly the answer", MinHints, MaxHints),
+			at("spec", "hints"), "has %d hints", len(h))
+	}
+	for i, t := range h {
+		if strings.TrimSpace(t) == "" {
+			v.add("write the hint or remove the entry", at("spec", "hints", i), "hint %d is empty", i+1)
+		}
+	}
+}
+
+func (v *validator) solution(steps []Step) {
+	if len(steps) == 0 {
+		v.add("write the reference solution as steps ckslab solve runs", at("spec", "solution"), "is empty")
+	}
+	ids := map[string]bool{}
+	for i, st := range steps {
+		p := at("spec", "solution", i)
+		switch {
+		case !reID.MatchString(st.ID):
+			v.add("give every step an id of lowercase words joined by '-'", append(p, "id"), "%q is not a valid step id", st.ID)
+		case ids[st.ID]:
+			v.add("give every step its own id", append(p, "id"), "duplicate step id %q", st.ID)
+		}
+		ids[st.ID] = true
+		if strings.TrimSpace(st.Title) == "" {
+			v.add("say in a line what the step does", append(p, "title"), "step %q has no title", st.ID)
+		}
+		if strings.TrimSpace(st.Run) == "" {
+			v.add("give the command line the step runs in the exam terminal", append(p, "run"), "step %q runs nothing", st.ID)
+		}
+		for j, n := range st.Needs {
+			if n != NeedFalco {
+				v.add("use "+NeedFalco, append(p, "needs", j), "step %q needs unknown %q", st.ID, n)
+			}
+		}
+		if st.Timeout < 0 {
+			v.add("give a positive duration or leave it out", append(p, "timeout"), "is %s", st.Timeout)
+		}
+	}
+}
+
+// templates renders every text field with the seed-0 names, so a typo like {{.Case1.Namespce}} is reported
+// at load time with its field.
+func (v *validator) templates(s *Scenario) {
+	data, err := defaultData(s)
+	if err != nil {
+		v.add("fix the setup", at("spec", "setup"), "%v", err)
+		return
+	}
+	for _, f := range textFields(s) {
+		if _, err := render(*f.text, data); err != nil {
+			v.add("use the fields {{.Context}}, {{.Node}}, {{.AnswerFile}}, {{.MinSpanSeconds}}, {{.Cluster}}, "+
+				"{{.Case1.Namespace}}, {{.Case1.Deployment}}, {{.Case1.Container}} (and Case2)", f.at, "%v", err)
+		}
+	}
+}
+
+// textField is one templated text of the file and where it is.
+type textField struct {
+	at   []any
+	text *string
+}
+
+// textFields lists every templated text of s with its path, in file order.
+func textFields(s *Scenario) []textField {
+	sp := &s.Spec
+	out := []textField{{at("spec", "task", "intro"), &sp.Task.Intro}}
+	for i := range sp.Task.Requirements {
+		out = append(out, textField{at("spec", "task", "requirements", i, "text"), &sp.Task.Requirements[i].Text})
+	}
+	for i := range sp.Checks {
+		out = append(out, textField{at("spec", "checks", i, "title"), &sp.Checks[i].Title})
+	}
+	for i := range sp.Health {
+		out = append(out, textField{at("spec", "health", i, "title"), &sp.Health[i].Title})
+	}
+	for i := range sp.Hints {
+		out = append(out, textField{at("spec", "hints", i), &sp.Hints[i]})
+	}
+	for i := range sp.Solution {
+		out = append(out, textField{at("spec", "solution", i, "title"), &sp.Solution[i].Title},
+			textField{at("spec", "solution", i, "run"), &sp.Solution[i].Run})
+	}
+	return out
+}
