@@ -14,6 +14,7 @@ import (
 
 	"github.com/ckslab/ckslab/cmd/ckslab/app/checklog"
 	"github.com/ckslab/ckslab/cmd/ckslab/app/engine"
+	"github.com/ckslab/ckslab/cmd/ckslab/app/labcmd"
 	"github.com/ckslab/ckslab/internal/cli"
 	"github.com/ckslab/ckslab/internal/version"
 )
@@ -74,7 +75,13 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		newVersionCommand(streams),
 		checklog.NewCommand(streams),
 		engine.NewCommand(streams),
+		labcmd.NewUpCommand(streams),
+		labcmd.NewDownCommand(streams),
+		labcmd.NewStatusCommand(streams),
+		labcmd.NewShellCommand(streams),
+		labcmd.NewSSHCommand(streams),
 	)
+	root.PersistentFlags().IntP("verbosity", "v", 0, "how much to show of what ckslab does (0-3)")
 	for _, c := range lifecycleCommands() {
 		root.AddCommand(c)
 	}
@@ -124,16 +131,11 @@ func lifecycleCommands() []*cobra.Command {
 		args             cobra.PositionalArgs
 	}
 	specs := []spec{
-		{"up", "Create the lab: the kind cluster, Falco on cluster1-node1, the workloads", "Create the lab, or converge an existing one. Idempotent.", cobra.NoArgs},
 		{"task", "Print the task", "Print the task text, as the exam states it.", cobra.NoArgs},
-		{"shell", "Open the exam terminal (kubectl, ssh cluster1-node1, /opt/course)", "Open the exam terminal.", cobra.NoArgs},
-		{"ssh NODE", "Open a shell on a node of the lab", "Open a shell on a node of the lab, e.g. ckslab ssh cluster1-node1.", cobra.ExactArgs(1)},
 		{"grade", "Grade your work on the live lab", "Grade the answer file and the cluster's state against the truth. Exit codes: 0 all scored checks pass, 1 some fail, 2 could not grade.", cobra.NoArgs},
 		{"hint", "Show the next hint", "Show the next hint of the scenario's hint ladder.", cobra.NoArgs},
 		{"solve", "Perform the reference solution on the lab", "Perform the reference solution, the way a learner would.", cobra.NoArgs},
 		{"reset", "Re-arm the scenario without recreating the cluster", "Put the workloads, the answer file and Falco's rules back as they were at the start.", cobra.NoArgs},
-		{"status", "Show the lab at a glance", "Show the lab's nodes, Falco, the workloads and the time since up.", cobra.NoArgs},
-		{"down", "Remove the lab and everything it created", "Remove the cluster, the terminal, the kubeconfig context and the lab's state.", cobra.NoArgs},
 	}
 	var cmds []*cobra.Command
 	for _, s := range specs {

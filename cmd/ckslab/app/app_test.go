@@ -64,8 +64,7 @@ func TestLifecycleCommandsAreListedAndRefuse(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"up", nil}, {"task", nil}, {"shell", nil}, {"ssh", []string{"cluster1-node1"}}, {"grade", nil},
-		{"hint", nil}, {"solve", nil}, {"reset", nil}, {"status", nil}, {"down", nil},
+		{"task", nil}, {"grade", nil}, {"hint", nil}, {"solve", nil}, {"reset", nil},
 	} {
 		if !strings.Contains(help, "\n  "+c.name+" ") {
 			t.Errorf("%s is not in --help", c.name)
@@ -74,6 +73,33 @@ func TestLifecycleCommandsAreListedAndRefuse(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.errOut, "ckslab "+c.name+" is not available yet") || r.out != "" {
 			t.Errorf("ckslab %s: code %d, stdout %q, stderr %q", c.name, r.code, r.out, r.errOut)
 		}
+	}
+}
+
+func TestLabCommandsAreListed(t *testing.T) {
+	help := run(t, "", "--help").out
+	for _, name := range []string{"up", "down", "status", "shell", "ssh"} {
+		if !strings.Contains(help, "\n  "+name+" ") {
+			t.Errorf("%s is not in --help", name)
+		}
+	}
+}
+
+func TestLabCommandsWithoutALab(t *testing.T) {
+	t.Setenv("CKSLAB_CACHE_DIR", t.TempDir())
+	for _, args := range [][]string{{"status"}, {"shell"}, {"ssh", "cluster1-node1"}, {"status", "--name", "lab2"}} {
+		r := run(t, "", args...)
+		if r.code != 1 || !strings.Contains(r.errOut, "no such lab") || !strings.Contains(r.errOut, "ckslab up") {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+	r := run(t, "", "up", "--name", "Bad_Name")
+	if r.code != 2 || !strings.Contains(r.errOut, "lowercase letters") {
+		t.Errorf("bad name: %+v", r)
+	}
+	r = run(t, "", "up", "--images", "cloud")
+	if r.code != 2 || !strings.Contains(r.errOut, "use public or local") {
+		t.Errorf("bad image set: %+v", r)
 	}
 }
 

@@ -1,0 +1,278 @@
+// Package labcmd holds the lab's lifecycle commands: up, down, status,
+// shell and ssh.
+package labcmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ckslab/ckslab/internal/cli"
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/lab"
+	"github.com/ckslab/ckslab/internal/status"
+)
+
+func addName(c *cobra.Command, name *string) {
+	c.Flags().StringVar(name, "name", lab.DefaultName, "the lab's name (several labs can live side by side)")
+	_ = c.RegisterFlagCompletionFunc("name", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		dir, err := images.CacheDir(os.Getenv)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names, _ := lab.List(dir)
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+func cacheDir() (string, error) { return images.CacheDir(os.Getenv) }
+
+func verbosity(c *cobra.Command) int {
+	v, _ := c.Flags().GetInt("verbosity")
+	return v
+}
+
+// NewUpCommand returns `ckslab up`.
+func NewUpCommand(streams cli.IOStreams) *cobra.Command {
+	var o struct {
+		name, images, falcoPackage, falcoSHA256 string
+		seed                                    int64
+		retain                                  bool
+	}
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Create the lab: the kind cluster, Falco on cluster1-node1, the exam terminal",
+		Long: `Create the lab, or converge one that an interrupted up left behind. A lab that is
+already up is left as it is.
+
+The image set is public (kind's node image and Docker Hub's nginx and httpd, pulled on
+demand; for machines online) or local (built on this machine with make images; for
+machines without a container registry): --images, or the environment variable
+CKSLAB_IMAGES (default public).
+
+Falco is downloaded once and cached, or taken from --falco-package for classrooms
+without internet. When Falco cannot run on this machine, the lab says why and runs
+without it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			mode, err := images.ModeFrom(o.images, os.Getenv)
+			if err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("--images: %w", err)}
+			}
+			if err := lab.ValidateName(o.name); err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
+			}
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
+			s, err := lab.Up(cmd.Context(), lab.Options{
+				Name: o.name, Seed: o.seed, Images: mode, FalcoPackage: o.falcoPackage, FalcoSHA256: o.falcoSHA256,
+				Retain: o.retain, CacheDir: dir, Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st, Out: streams.Out,
+			})
+			if errors.Is(err, lab.ErrAlreadyUp) {
+				fmt.Fprintf(streams.Out, "Lab %q is already up (since %s); nothing changed. See it with: ckslab status --name %s\n",
+					s.Name, s.ReadyAt.Local().Format(time.DateTime), s.Name)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			printReady(streams, s, time.Since(start))
+			return nil
+		},
+	}
+	addName(c, &o.name)
+	f := c.Flags()
+	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
+	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
+	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one")
+	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one")
+	f.BoolVar(&o.retain, "retain", false, "keep a half-built lab when up fails, for debugging")
+	_ = c.RegisterFlagCompletionFunc("images", cobra.FixedCompletions([]string{"public", "local"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func printReady(streams cli.IOStreams, s *lab.State, took time.Duration) {
+	falcoLine := "Falco " + s.Falco.Version + " runs as a service on " + cluster.WorkerNodeName(s.Name)
+	if !s.Falco.Installed {
+		falcoLine = "NO FALCO in this lab: " + s.Falco.Missing
+	}
+	fmt.Fprintf(streams.Out, `
+Lab %q is up (%s).
+  %s
+  kubectl context: %s
+  exam terminal:   ckslab shell%s   (ssh %s works there)
+  answer file:     /opt/course/2/falco.log in the terminal = %s/2/falco.log here
+
+Next: ckslab task, then ckslab shell. When done: ckslab grade. Remove everything: ckslab down%s
+`, s.Name, took.Round(time.Second), falcoLine, s.Context, nameFlag(s.Name), cluster.WorkerNodeName(s.Name), s.CourseDir, nameFlag(s.Name))
+}
+
+func nameFlag(name string) string {
+	if name == lab.DefaultName {
+		return ""
+	}
+	return " --name " + name
+}
+
+// NewDownCommand returns `ckslab down`.
+func NewDownCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the lab and everything it created",
+		Long: `Remove the lab: the exam terminal, the cluster's nodes and volumes (and kind's network
+when no other cluster uses it), the kubeconfig context, and the lab's folder with its
+state and course folder (your answer file: copy it first to keep it). A lab that does
+not exist is not an error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.ValidateName(name); err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
+			}
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
+			err = lab.Down(cmd.Context(), lab.Options{Name: name, CacheDir: dir, Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st})
+			if errors.Is(err, lab.ErrNothingToRemove) {
+				fmt.Fprintf(streams.Out, "There is no lab %q; nothing to remove.\n", name)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "Lab %q removed; nothing of it is left.\n", name)
+			return nil
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// NewStatusCommand returns `ckslab status`.
+func NewStatusCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the lab at a glance: nodes, Falco, the terminal, time since up",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			r, err := lab.Inspect(cmd.Context(), dir, name)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(streams.Out, r.String())
+			return err
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// NewShellCommand returns `ckslab shell`.
+func NewShellCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "shell [-- COMMAND...]",
+		Short: "Open the exam terminal (kubectl with context workload-prod, ssh cluster1-node1, /opt/course)",
+		Long: `Open a shell in the exam terminal: kubectl is set to context workload-prod, ssh
+cluster1-node1 works, and /opt/course is the lab's course folder on this machine,
+which ckslab grade reads. After --, runs that command instead of a shell.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			s, err := lab.Load(dir, name)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				args = []string{"bash", "-l"}
+			}
+			return dockerExec(streams, s.Terminal, args)
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// NewSSHCommand returns `ckslab ssh NODE`.
+func NewSSHCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "ssh NODE [-- COMMAND...]",
+		Short: "Open a shell on a node of the lab (cluster1-node1, cluster1-controlplane)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			if _, err := lab.Load(dir, name); err != nil {
+				return err
+			}
+			container, ok := map[string]string{
+				cluster.WorkerNodeName(name):    lab.WorkerContainer(name),
+				lab.WorkerContainer(name):       lab.WorkerContainer(name),
+				name + "-controlplane":          lab.ControlPlaneContainer(name),
+				lab.ControlPlaneContainer(name): lab.ControlPlaneContainer(name),
+			}[args[0]]
+			if !ok {
+				return &cli.UsageError{Err: fmt.Errorf("lab %q has no node %q: use %s or %s-controlplane", name, args[0], cluster.WorkerNodeName(name), name)}
+			}
+			rest := args[1:]
+			if len(rest) == 0 {
+				rest = []string{"bash", "-l"}
+			}
+			return dockerExec(streams, container, rest)
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// dockerExec runs argv in a container with the user's terminal attached.
+func dockerExec(streams cli.IOStreams, container string, argv []string) error {
+	docker, err := osexec.LookPath("docker")
+	if err != nil {
+		return errors.New("docker is not installed (no docker command on PATH)")
+	}
+	flags := []string{"exec", "--interactive"}
+	if cli.IsTerminal(streams.Out) && isTerminalReader(streams.In) {
+		flags = append(flags, "--tty")
+	}
+	cmd := osexec.Command(docker, append(append(flags, container), argv...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = streams.In, streams.Out, streams.ErrOut
+	if err := cmd.Run(); err != nil {
+		var ee *osexec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Exited() {
+				return &cli.ExitError{Code: ws.ExitStatus()}
+			}
+		}
+		return fmt.Errorf("docker exec %s %s: %w", container, strings.Join(argv, " "), err)
+	}
+	return nil
+}
+
+func isTerminalReader(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && cli.IsTerminal(f)
+}

@@ -1,0 +1,142 @@
+// Package lab is the lab a learner works in: `ckslab up` creates it (a kind
+// cluster, Falco on the worker, the scenario's workloads, the exam terminal),
+// `ckslab down` removes every trace of it, and its state on disk lets the
+// other commands find it.
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// DefaultName is the lab's name, as the exam's cluster is called.
+const DefaultName = "cluster1"
+
+// StateSchema is the version of state.json's layout.
+const StateSchema = 1
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$`)
+
+// ValidateName checks a lab name: it names containers, a kubeconfig context
+// and Kubernetes nodes.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("lab name %q: use 1 to 30 lowercase letters, digits and dashes, starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// State is what ckslab keeps about a lab, in <cache>/labs/<name>/state.json.
+type State struct {
+	Schema  int    `json:"schema"`
+	Version string `json:"ckslab_version"`
+	Name    string `json:"name"`
+	Seed    int64  `json:"seed"`
+	// Images is the image set's mode and images.
+	Images ImagesState `json:"images"`
+	// Context is the lab's context in the user's kubeconfig at Kubeconfig.
+	Context    string `json:"context"`
+	Kubeconfig string `json:"kubeconfig"`
+	// Terminal is the exam terminal's container.
+	Terminal string `json:"terminal"`
+	// CourseDir is the host folder mounted at /opt/course in the terminal.
+	CourseDir string     `json:"course_dir"`
+	Falco     FalcoState `json:"falco"`
+	CreatedAt time.Time  `json:"created_at"`
+	// ReadyAt is when `up` finished; zero while it has not (yet).
+	ReadyAt time.Time `json:"ready_at,omitzero"`
+}
+
+// ImagesState records the image set a lab was made with.
+type ImagesState struct {
+	Mode     string `json:"mode"`
+	Node     string `json:"node"`
+	Nginx    string `json:"nginx"`
+	Httpd    string `json:"httpd"`
+	Terminal string `json:"terminal"`
+}
+
+// FalcoState says whether the lab has Falco, and why not.
+type FalcoState struct {
+	Installed bool   `json:"installed"`
+	Version   string `json:"version,omitempty"`
+	// Missing says plainly why the lab has no Falco.
+	Missing string `json:"missing,omitempty"`
+}
+
+// Dir is a lab's folder in the cache.
+func Dir(cacheDir, name string) string { return filepath.Join(cacheDir, "labs", name) }
+
+func statePath(cacheDir, name string) string { return filepath.Join(Dir(cacheDir, name), "state.json") }
+
+// ErrNoLab means no lab of that name exists.
+var ErrNoLab = errors.New("no such lab")
+
+// Load reads a lab's state.
+func Load(cacheDir, name string) (*State, error) {
+	b, err := os.ReadFile(statePath(cacheDir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %q (create it with: ckslab up --name %s)", ErrNoLab, name, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state of lab %q: %w", name, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("the state of lab %q (%s) is damaged: %v; remove the lab with: ckslab down --name %s", name, statePath(cacheDir, name), err, name)
+	}
+	if s.Schema != StateSchema {
+		return nil, fmt.Errorf("lab %q was made by a ckslab with another state layout (schema %d, this ckslab reads %d); remove it with that version's ckslab down, or: ckslab down --name %s",
+			name, s.Schema, StateSchema, name)
+	}
+	return &s, nil
+}
+
+// Save writes the state atomically.
+func (s *State) Save(cacheDir string) error {
+	dir := Dir(cacheDir, s.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), statePath(cacheDir, s.Name))
+}
+
+// List returns the names of the labs with state in the cache, sorted.
+func List(cacheDir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(cacheDir, "labs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if _, err := os.Stat(statePath(cacheDir, e.Name())); err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,82 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ckslab/ckslab/internal/exec"
+)
+
+// NodeStatus is one node container as the engine and the node see it.
+type NodeStatus struct {
+	Container string
+	State     string // docker's: running, exited, ...
+}
+
+// Report is the lab at a glance.
+type Report struct {
+	State    *State
+	Nodes    []NodeStatus
+	Terminal string // docker's state of the exam terminal
+	// Falco is the falco service's state on the worker ("active", "inactive",
+	// ...), or why there is none.
+	Falco string
+	Since time.Duration
+}
+
+// Inspect reports the lab's state without changing anything.
+func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
+	s, err := Load(cacheDir, name)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{State: s}
+	if !s.ReadyAt.IsZero() {
+		r.Since = time.Since(s.ReadyAt).Round(time.Second)
+	}
+	for _, c := range []string{ControlPlaneContainer(name), WorkerContainer(name)} {
+		r.Nodes = append(r.Nodes, NodeStatus{Container: c, State: containerState(ctx, c)})
+	}
+	r.Terminal = containerState(ctx, TerminalName(name))
+	switch {
+	case !s.Falco.Installed:
+		r.Falco = "not installed: " + s.Falco.Missing
+	default:
+		out, _ := exec.Output(ctx, "docker", "exec", WorkerContainer(name), "systemctl", "is-active", "falco")
+		r.Falco = strings.TrimSpace(string(out))
+		if r.Falco == "" {
+			r.Falco = "unknown (the node does not answer)"
+		}
+	}
+	return r, nil
+}
+
+func containerState(ctx context.Context, name string) string {
+	out, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Status}}", name)
+	if err != nil {
+		return "missing"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// String renders the report for a terminal.
+func (r *Report) String() string {
+	var b strings.Builder
+	s := r.State
+	up := "up since " + s.ReadyAt.Local().Format(time.DateTime) + fmt.Sprintf(" (%s ago)", r.Since)
+	if s.ReadyAt.IsZero() {
+		up = "not ready: `ckslab up` did not finish; run it again to converge"
+	}
+	fmt.Fprintf(&b, "Lab %q: %s\n", s.Name, up)
+	fmt.Fprintf(&b, "  images:   %s (node %s)\n", s.Images.Mode, s.Images.Node)
+	for _, n := range r.Nodes {
+		fmt.Fprintf(&b, "  node:     %-28s %s\n", n.Container, n.State)
+	}
+	fmt.Fprintf(&b, "  terminal: %-28s %s (ckslab shell)\n", s.Terminal, r.Terminal)
+	fmt.Fprintf(&b, "  context:  %s in %s\n", s.Context, s.Kubeconfig)
+	fmt.Fprintf(&b, "  falco:    %s\n", r.Falco)
+	fmt.Fprintf(&b, "  course:   %s (/opt/course in the terminal)\n", s.CourseDir)
+	return b.String()
+}

@@ -1,0 +1,389 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/log"
+
+	"github.com/ckslab/ckslab/falco"
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/docker"
+	"github.com/ckslab/ckslab/internal/exec"
+	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/kubeconfig"
+	"github.com/ckslab/ckslab/internal/status"
+	"github.com/ckslab/ckslab/internal/version"
+)
+
+// ExamContext is the kubeconfig context the task tells the learner to use.
+const ExamContext = "workload-prod"
+
+// LabelKey marks the containers ckslab adds beside kind's nodes (the terminal).
+const LabelKey = "dev.ckslab.lab"
+
+// Options configure Up and Down.
+type Options struct {
+	Name string
+	Seed int64
+	// Images selects the image set (public or local).
+	Images images.Mode
+	// FalcoPackage is a local Falco .deb (offline classrooms); FalcoSHA256
+	// overrides the pinned checksum of the download.
+	FalcoPackage string
+	FalcoSHA256  string
+	// Retain keeps a half-built cluster when up fails, for debugging.
+	Retain bool
+	// CacheDir is ckslab's cache (images, Falco, labs' state).
+	CacheDir string
+	// Kubeconfig is the user's kubeconfig that gets the lab's context
+	// (default: $KUBECONFIG's first file or ~/.kube/config).
+	Kubeconfig string
+	Logger     log.Logger
+	Status     *status.Status
+	Out        io.Writer
+}
+
+func (o *Options) defaults() error {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if err := ValidateName(o.Name); err != nil {
+		return err
+	}
+	if o.CacheDir == "" {
+		d, err := images.CacheDir(os.Getenv)
+		if err != nil {
+			return err
+		}
+		o.CacheDir = d
+	}
+	if o.Kubeconfig == "" {
+		p, err := kubeconfig.DefaultPath()
+		if err != nil {
+			return err
+		}
+		o.Kubeconfig = p
+	}
+	if o.Logger == nil {
+		o.Logger = log.NoopLogger{}
+	}
+	if o.Status == nil {
+		o.Status = status.New(io.Discard, false)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	return nil
+}
+
+// Paths of a lab's files in its cache folder.
+func kindKubeconfig(cacheDir, name string) string {
+	return filepath.Join(Dir(cacheDir, name), "kubeconfig")
+}
+
+// CourseDir is the host folder the exam terminal mounts at /opt/course.
+func CourseDir(cacheDir, name string) string { return filepath.Join(Dir(cacheDir, name), "course") }
+
+// TerminalName is the exam terminal's container name.
+func TerminalName(name string) string { return name + "-terminal" }
+
+// WorkerContainer is the worker node's container (kind's name for it).
+func WorkerContainer(name string) string { return name + "-worker" }
+
+// ControlPlaneContainer is the control plane's container.
+func ControlPlaneContainer(name string) string { return name + "-control-plane" }
+
+// Lab is a lab being brought up or inspected.
+type Lab struct {
+	opts     Options
+	engine   *docker.Engine
+	provider *cluster.Provider
+	set      *images.Set
+	State    *State
+}
+
+// ErrAlreadyUp means up found the lab complete and changed nothing.
+var ErrAlreadyUp = errors.New("the lab is already up")
+
+// Up creates the lab, or converges one that an interrupted up left behind.
+// A lab that is already up is left as it is (ErrAlreadyUp, with its state).
+// On failure it removes what it created, unless opts.Retain.
+func Up(ctx context.Context, opts Options) (*State, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	l := &Lab{opts: opts}
+	st := opts.Status
+
+	prev, err := Load(opts.CacheDir, opts.Name)
+	switch {
+	case errors.Is(err, ErrNoLab):
+	case err != nil:
+		return nil, err
+	case prev.Version != version.Get():
+		return nil, fmt.Errorf("lab %q was made by ckslab %s, this is %s: remove it first with: ckslab down --name %s", opts.Name, prev.Version, version.Get(), opts.Name)
+	case !prev.ReadyAt.IsZero():
+		return prev, ErrAlreadyUp
+	}
+
+	if err := st.Step("Checking the Docker engine", func() error {
+		l.engine, err = docker.Ensure(ctx, docker.Options{CacheDir: opts.CacheDir, Logger: opts.Logger})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := st.Step(fmt.Sprintf("Resolving the %s image set", opts.Images), func() error {
+		l.set, err = images.Resolve(ctx, opts.Images, images.WithCacheDir(opts.CacheDir), images.WithInspector(l.engine))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	l.provider = cluster.NewProvider(l.engine, cluster.ProviderWithLogger(opts.Logger))
+
+	exists, err := l.provider.Exists(opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	if exists && prev == nil {
+		return nil, fmt.Errorf("a kind cluster named %q exists that is not a ckslab lab; delete it (kind delete cluster --name %s) or choose another name with --name", opts.Name, opts.Name)
+	}
+	if prev != nil {
+		l.State = prev
+	} else {
+		l.State = &State{Schema: StateSchema, Version: version.Get(), Name: opts.Name, Seed: opts.Seed, CreatedAt: time.Now().UTC()}
+	}
+	l.State.Images = ImagesState{Mode: string(l.set.Mode), Node: l.set.Node, Nginx: l.set.Nginx, Httpd: l.set.Httpd, Terminal: l.set.Terminal}
+	l.State.Context = kubeconfig.ContextName(opts.Name, DefaultName, ExamContext)
+	l.State.Kubeconfig = opts.Kubeconfig
+	l.State.Terminal = TerminalName(opts.Name)
+	l.State.CourseDir = CourseDir(opts.CacheDir, opts.Name)
+	// Saved before anything is created: an interrupted up is found and converged.
+	if err := l.State.Save(opts.CacheDir); err != nil {
+		return nil, fmt.Errorf("saving the lab's state: %w", err)
+	}
+
+	if err := l.converge(ctx, !exists); err != nil {
+		if opts.Retain {
+			return nil, fmt.Errorf("%w\nThe half-built lab is kept (--retain): inspect it with ckslab ssh %s, remove it with ckslab down --name %s", err, cluster.WorkerNodeName(opts.Name), opts.Name)
+		}
+		opts.Logger.Warnf("up failed; removing what it created (use --retain to keep it)")
+		if derr := Down(context.WithoutCancel(ctx), opts); derr != nil && !errors.Is(derr, ErrNothingToRemove) {
+			return nil, fmt.Errorf("%w\nCleaning up also failed: %v", err, derr)
+		}
+		return nil, err
+	}
+	l.State.ReadyAt = time.Now().UTC()
+	if err := l.State.Save(opts.CacheDir); err != nil {
+		return nil, err
+	}
+	return l.State, nil
+}
+
+func (l *Lab) converge(ctx context.Context, create bool) error {
+	o, st := l.opts, l.opts.Status
+	if create {
+		if err := st.Step(fmt.Sprintf("Creating cluster %q (control plane and %s)", o.Name, cluster.WorkerNodeName(o.Name)), func() error {
+			return l.provider.Create(ctx, o.Name,
+				cluster.CreateWithImages(l.set),
+				cluster.CreateWithRetain(o.Retain),
+				cluster.CreateWithKubeconfigPath(kindKubeconfig(o.CacheDir, o.Name)),
+				cluster.CreateWithWaitForReady(3*time.Minute))
+		}); err != nil {
+			return err
+		}
+	}
+	if err := st.Step(fmt.Sprintf("Adding kubeconfig context %s", l.State.Context), func() error {
+		cfg, err := l.provider.Kind().KubeConfig(o.Name, false)
+		if err != nil {
+			return err
+		}
+		return kubeconfig.AddContext(o.Kubeconfig, l.State.Context, o.Name, []byte(cfg))
+	}); err != nil {
+		return err
+	}
+	worker, err := l.provider.Worker(o.Name)
+	if err != nil {
+		return err
+	}
+	if err := st.Step("Preparing "+cluster.WorkerNodeName(o.Name)+": syslog and ssh", func() error {
+		return prepareNode(ctx, falco.KindNode(worker))
+	}); err != nil {
+		return err
+	}
+	if err := l.installFalco(ctx, worker); err != nil {
+		return err
+	}
+	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
+		return err
+	}
+	return nil
+}
+
+// prepareNode makes the worker behave like an exam node: rsyslog writing
+// /var/log/syslog, sshd running. The local image set has both; a node image
+// without them (kind's public one) gets them from Debian's archive.
+func prepareNode(ctx context.Context, n falco.Node) error {
+	if _, err := n.Exec(ctx, nil, "sh", "-c", "command -v rsyslogd && command -v sshd"); err != nil {
+		if _, err := n.Exec(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rsyslog openssh-server"); err != nil {
+			return fmt.Errorf("installing rsyslog and openssh-server on the node (needs Debian's archive): %w", err)
+		}
+	}
+	for _, unit := range []string{"rsyslog", "ssh"} {
+		if _, err := n.Exec(ctx, nil, "systemctl", "enable", "--now", unit); err != nil {
+			return fmt.Errorf("starting %s on the node: %w", unit, err)
+		}
+	}
+	return nil
+}
+
+// installFalco installs Falco on the worker, or records plainly why the lab
+// has none. It never pretends.
+func (l *Lab) installFalco(ctx context.Context, worker nodes.Node) error {
+	o, st := l.opts, l.opts.Status
+	n := falco.KindNode(worker)
+	l.State.Falco = FalcoState{}
+	var pre falco.Preflight
+	if err := st.Step("Checking that Falco can run on "+cluster.WorkerNodeName(o.Name), func() error {
+		var err error
+		pre, err = falco.CheckNode(ctx, n, falco.Pinned)
+		return err
+	}); err != nil {
+		return err
+	}
+	if !pre.OK() {
+		l.State.Falco.Missing = pre.Error()
+		o.Logger.Warn("This lab has no Falco. " + pre.Error())
+		return nil
+	}
+	var pkg string
+	fetchErr := st.Step("Getting the Falco "+falco.Pinned.Version+" package", func() error {
+		var err error
+		pkg, err = falco.Fetch(ctx, falco.Pinned, falco.FetchOptions{CacheDir: o.CacheDir, LocalPackage: o.FalcoPackage, SHA256: o.FalcoSHA256})
+		return err
+	})
+	if errors.Is(fetchErr, falco.ErrNoPackage) {
+		l.State.Falco.Missing = fetchErr.Error()
+		o.Logger.Warn("This lab has no Falco: " + fetchErr.Error())
+		return nil
+	}
+	if fetchErr != nil {
+		return fetchErr
+	}
+	version := falco.Pinned.Version
+	if v, ok := falco.VersionFromFileName(pkg); ok {
+		version = v
+	}
+	if err := st.Step("Installing Falco "+version+" on "+cluster.WorkerNodeName(o.Name), func() error {
+		if err := falco.Install(ctx, n, pkg, version, o.Logger.V(1).Infof); err != nil {
+			return err
+		}
+		return falco.WaitHealthy(ctx, n, 2*time.Minute)
+	}); err != nil {
+		return err
+	}
+	l.State.Falco = FalcoState{Installed: true, Version: version}
+	return nil
+}
+
+// startTerminal runs the exam terminal: a container on kind's network with
+// kubectl set to workload-prod, `ssh <name>-node1` working with a key, and
+// /opt/course from the host's course folder.
+func (l *Lab) startTerminal(ctx context.Context, worker nodes.Node) error {
+	o := l.opts
+	name := TerminalName(o.Name)
+	if err := os.MkdirAll(filepath.Join(CourseDir(o.CacheDir, o.Name), "2"), 0o777); err != nil {
+		return fmt.Errorf("creating the course folder: %w", err)
+	}
+	ip, err := containerIP(ctx, worker.String())
+	if err != nil {
+		return err
+	}
+	node := cluster.WorkerNodeName(o.Name)
+	running, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name)
+	switch {
+	case err == nil && strings.TrimSpace(string(running)) == "true":
+	case err == nil:
+		if err := exec.Command("docker", "start", name).Run(ctx); err != nil {
+			return err
+		}
+	default:
+		if err := exec.Command("docker", "run", "--detach", "--name", name, "--hostname", name,
+			"--network", "kind", "--label", LabelKey+"="+o.Name, "--add-host", node+":"+ip,
+			"--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
+			"--entrypoint", "sleep", l.set.Terminal, "infinity").Run(ctx); err != nil {
+			return fmt.Errorf("starting the exam terminal: %w", err)
+		}
+	}
+	term := func(stdin []byte, argv ...string) ([]byte, error) {
+		c := exec.Command("docker", append([]string{"exec", "--interactive", name}, argv...)...)
+		c.Stdin = stdin
+		return c.Output(ctx)
+	}
+	// Tools a learner expects; the local terminal image has them all.
+	if _, err := term(nil, "sh", "-c", "command -v ssh && command -v vim && command -v jq && command -v less"); err != nil {
+		if _, err := term(nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client vim less jq gawk procps"); err != nil {
+			return fmt.Errorf("installing the terminal's tools (needs Debian's archive): %w", err)
+		}
+	}
+	// kubectl: the cluster's internal address, context workload-prod.
+	internal, err := l.provider.Kind().KubeConfig(o.Name, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.Load([]byte(internal))
+	if err != nil {
+		return err
+	}
+	c := cfg.Contexts[cfg.CurrentContext]
+	delete(cfg.Contexts, cfg.CurrentContext)
+	cfg.Contexts[ExamContext] = c
+	cfg.CurrentContext = ExamContext
+	kc, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := term(nil, "mkdir", "-p", "/root/.kube", "/root/.ssh"); err != nil {
+		return err
+	}
+	if _, err := term(kc, "sh", "-c", "cat > /root/.kube/config && chmod 600 /root/.kube/config"); err != nil {
+		return err
+	}
+	// ssh: a key made in the terminal, authorised on the node.
+	sshConfig := fmt.Sprintf("Host %s\n  User root\n  StrictHostKeyChecking accept-new\n", node)
+	if _, err := term([]byte(sshConfig), "sh", "-c", "cat > /root/.ssh/config && chmod 600 /root/.ssh/config"); err != nil {
+		return err
+	}
+	pub, err := term(nil, "sh", "-c", "test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub")
+	if err != nil {
+		return fmt.Errorf("making the terminal's ssh key: %w", err)
+	}
+	n := falco.KindNode(worker)
+	if _, err := n.Exec(ctx, strings.NewReader(string(pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
+		return fmt.Errorf("authorising the terminal's key on %s: %w", node, err)
+	}
+	if _, err := term(nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
+		return fmt.Errorf("ssh %s from the exam terminal does not work: %w", node, err)
+	}
+	return nil
+}
+
+func containerIP(ctx context.Context, container string) (string, error) {
+	out, err := exec.Output(ctx, "docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return "", fmt.Errorf("container %s has no IP address", container)
+	}
+	return f[0], nil
+}
