@@ -51,7 +51,7 @@ func Down(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	provider := cluster.NewProvider(engine, cluster.ProviderWithLogger(opts.Logger))
+	provider := cluster.NewProvider(engine, cluster.ProviderWithLogger(kindLogger(opts.Logger)))
 	exists, err := provider.Exists(opts.Name)
 	if err != nil {
 		return err

@@ -102,6 +102,15 @@ func WorkerContainer(name string) string { return name + "-worker" }
 // ControlPlaneContainer is the control plane's container.
 func ControlPlaneContainer(name string) string { return name + "-control-plane" }
 
+// kindLogger is the logger kind gets: kind's own step lines would repeat
+// ckslab's, so they show only with -v 1 or more.
+func kindLogger(l log.Logger) log.Logger {
+	if l.V(1).Enabled() {
+		return l
+	}
+	return log.NoopLogger{}
+}
+
 // Lab is a lab being brought up or inspected.
 type Lab struct {
 	opts     Options
@@ -147,7 +156,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	}); err != nil {
 		return nil, err
 	}
-	l.provider = cluster.NewProvider(l.engine, cluster.ProviderWithLogger(opts.Logger))
+	l.provider = cluster.NewProvider(l.engine, cluster.ProviderWithLogger(kindLogger(opts.Logger)))
 
 	exists, err := l.provider.Exists(opts.Name)
 	if err != nil {
@@ -215,7 +224,7 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		return err
 	}
 	if err := st.Step("Preparing "+cluster.WorkerNodeName(o.Name)+": syslog and ssh", func() error {
-		return prepareNode(ctx, falco.KindNode(worker))
+		return prepareNode(ctx, falco.KindNode(worker), cluster.WorkerNodeName(o.Name))
 	}); err != nil {
 		return err
 	}
@@ -228,17 +237,25 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	return nil
 }
 
-// prepareNode makes the worker behave like an exam node: rsyslog writing
-// /var/log/syslog, sshd running. The local image set has both; a node image
-// without them (kind's public one) gets them from Debian's archive.
-func prepareNode(ctx context.Context, n falco.Node) error {
+// prepareNode makes the worker behave like an exam node: its host name is
+// the node's name (kind names the container <name>-worker), rsyslog writes
+// /var/log/syslog, sshd runs. The local image set has rsyslog and sshd; a
+// node image without them (kind's public one) gets them from Debian's archive.
+func prepareNode(ctx context.Context, n falco.Node, hostname string) error {
+	if _, err := n.Exec(ctx, nil, "sh", "-c", `hostname "$1" && echo "$1" > /etc/hostname && (grep -q " $1\$" /etc/hosts || echo "127.0.1.1 $1" >> /etc/hosts)`, "sh", hostname); err != nil {
+		return fmt.Errorf("naming the node %s: %w", hostname, err)
+	}
 	if _, err := n.Exec(ctx, nil, "sh", "-c", "command -v rsyslogd && command -v sshd"); err != nil {
 		if _, err := n.Exec(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rsyslog openssh-server"); err != nil {
 			return fmt.Errorf("installing rsyslog and openssh-server on the node (needs Debian's archive): %w", err)
 		}
 	}
 	for _, unit := range []string{"rsyslog", "ssh"} {
-		if _, err := n.Exec(ctx, nil, "systemctl", "enable", "--now", unit); err != nil {
+		if _, err := n.Exec(ctx, nil, "systemctl", "enable", unit); err != nil {
+			return fmt.Errorf("enabling %s on the node: %w", unit, err)
+		}
+		// restart: rsyslog reads the host name when it starts
+		if _, err := n.Exec(ctx, nil, "systemctl", "restart", unit); err != nil {
 			return fmt.Errorf("starting %s on the node: %w", unit, err)
 		}
 	}
