@@ -35,34 +35,20 @@ have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 # fresh_dir DIR: empty directory (removes a stale, unfinished one)
 fresh_dir() { rm -rf "$1"; mkdir -p "$1"; }
 
-# debian_mirror: the mirror this machine's apt uses (deb822 or one-line format), or $CKSLAB_DEBIAN_MIRROR
-debian_mirror() {
-  if [ -n "${CKSLAB_DEBIAN_MIRROR:-}" ]; then echo "$CKSLAB_DEBIAN_MIRROR"; return; fi
-  local m=""
-  if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
-    m=$(awk '/^Types:.*deb( |$)/{t=1} t && /^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  [ -n "$m" ] || die "cannot find a Debian mirror in /etc/apt/sources.list(.d); set CKSLAB_DEBIAN_MIRROR"
-  echo "$m"
-}
-
-# docker_import_dir DIR REF [--change ...]: make a one-layer image from a directory tree
+# docker_import_dir DIR REF [INSTRUCTION...]: make an image from a directory tree (one layer) plus Dockerfile
+# instructions (ENV, CMD, STOPSIGNAL, LABEL, ...). `docker import --change` knows no STOPSIGNAL on every
+# engine, so the tree is imported under a temporary tag and the instructions are applied by a tiny build.
 docker_import_dir() {
   local dir=$1 ref=$2; shift 2
-  tar --numeric-owner --xattrs -C "$dir" -c . | docker import "$@" - "$ref" >/dev/null
-}
-
-# slim_rootfs DIR: drop docs, man pages, locales, apt lists and logs from a Debian rootfs
-slim_rootfs() {
-  local r=$1
-  rm -rf "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* \
-    "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
-    "$r"/var/log/*.log "$r"/var/log/apt/* "$r"/debootstrap
-  find "$r"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'C.*' ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
-  : > "$r"/etc/machine-id 2>/dev/null || true
+  local tmp="${ref%:*}:import-${ref##*:}" old
+  old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
+  tar --numeric-owner --xattrs -C "$dir" -c . | docker import - "$tmp" >/dev/null
+  { printf 'FROM %s\n' "$tmp"; printf '%s\n' "$@"; } | DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null
+  docker rmi "$tmp" >/dev/null
+  # the image this one replaces (same name, older inputs) would linger untagged: remove it if unused
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$ref")" ]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 
 PATHENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'

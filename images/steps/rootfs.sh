@@ -3,6 +3,30 @@
 # .deb files are cached in <cache>/debs, so a rebuild downloads nothing.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+# debian_mirror: the mirror this machine's apt uses (deb822 or one-line format), or $CKSLAB_DEBIAN_MIRROR
+debian_mirror() {
+  if [ -n "${CKSLAB_DEBIAN_MIRROR:-}" ]; then echo "$CKSLAB_DEBIAN_MIRROR"; return; fi
+  local m=""
+  if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+    m=$(awk '/^Types:.*deb( |$)/{t=1} t && /^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+  fi
+  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+    m=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  [ -n "$m" ] || die "cannot find a Debian mirror in /etc/apt/sources.list(.d); set CKSLAB_DEBIAN_MIRROR"
+  echo "$m"
+}
+
+# slim_rootfs DIR: drop docs, man pages, locales, apt lists and logs from a Debian rootfs
+slim_rootfs() {
+  local r=$1
+  rm -rf "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* \
+    "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
+    "$r"/var/log/*.log "$r"/var/log/apt/* "$r"/debootstrap
+  find "$r"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'C.*' ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+  : > "$r"/etc/machine-id 2>/dev/null || true
+}
+
 name=$1
 var="ROOTFS_${name}"; R=${!var}
 list="$IMAGES_DIR/rootfs/$name.list"
