@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Remove what earlier builds left that the current keys no longer name: our own keyed images
+# (${IMAGE_REPOSITORY}/{node,nginx,httpd,terminal,kindnet-lite} with an io.ckslab.key label and another tag),
+# and cached binaries and rootfs trees with other keys. Set CKSLAB_IMAGES_KEEP_OLD=1 to keep them.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+if [ "${CKSLAB_IMAGES_KEEP_OLD:-0}" = 1 ]; then echo "CKSLAB_IMAGES_KEEP_OLD=1: keeping old artefacts"; exit 0; fi
+keep=" $IMG_NODE $IMG_NGINX $IMG_HTTPD $IMG_TERMINAL $IMG_KINDNET "
+for repo in node nginx httpd terminal kindnet-lite; do
+  docker image ls --format '{{.Repository}}:{{.Tag}}' --filter "label=io.ckslab.key" "$IMAGE_REPOSITORY/$repo" |
+  while read -r ref; do
+    case $keep in *" $ref "*) continue ;; esac
+    if docker rmi "$ref" >/dev/null 2>&1; then echo "removed old image $ref"; else echo "kept $ref (in use)"; fi
+  done
+done
+keep_dirs=" $BIN_K8S $BIN_CONTAINERD $BIN_RUNC $BIN_CRICTL $BIN_ETCD $BIN_COREDNS $BIN_PAUSE \
+$ROOTFS_node $ROOTFS_net $ROOTFS_nginx $ROOTFS_httpd $ROOTFS_terminal "
+for d in "$CACHE"/bin/*-* "$CACHE"/rootfs/*-*; do
+  [ -d "$d" ] || continue
+  case $keep_dirs in *" $d "*) continue ;; esac
+  rm -rf "$d"; echo "removed old $d"
+done
+rm -rf "$CACHE/work"; mkdir -p "$CACHE/work"
