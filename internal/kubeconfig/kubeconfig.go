@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -151,5 +150,5 @@ func ContextName(lab, defaultLab, context string) string {
 	if lab == defaultLab {
 		return context
 	}
-	return context + "-" + strings.TrimPrefix(lab, Prefix)
+	return context + "-" + lab
 }

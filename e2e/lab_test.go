@@ -1,0 +1,167 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/lab"
+	"github.com/ckslab/ckslab/internal/status"
+)
+
+// e2eLab never collides with a learner's cluster1.
+const e2eLab = "ckslab-e2e-lab"
+
+// inContainer runs argv in a container and returns its combined output.
+func inContainer(ctx context.Context, container string, argv ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", append([]string{"exec", container}, argv...)...).CombinedOutput()
+	return string(out), err
+}
+
+var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
+	var (
+		opts     lab.Options
+		state    *lab.State
+		cacheDir string
+		failed   bool
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		var err error
+		cacheDir, err = images.CacheDir(os.Getenv)
+		Expect(err).NotTo(HaveOccurred())
+		opts = lab.Options{
+			Name:       e2eLab,
+			Images:     imageSet.Mode,
+			CacheDir:   cacheDir,
+			Kubeconfig: filepath.Join(GinkgoT().TempDir(), "kubeconfig"),
+			Logger:     newLogger(1),
+			Status:     status.New(GinkgoWriter, false),
+		}
+		// A lab left by an interrupted run is removed first.
+		if err := lab.Down(ctx, opts); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+			Fail("removing a lab left by an earlier run: " + err.Error())
+		}
+		DeferCleanup(func(ctx SpecContext) {
+			if failed {
+				exportLogs(cluster.NewProvider(engine), e2eLab)
+			}
+			if err := lab.Down(ctx, opts); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+				Fail("removing the lab: " + err.Error())
+			}
+		}, NodeTimeout(5*time.Minute))
+	}, NodeTimeout(5*time.Minute))
+
+	AfterEach(func() {
+		if CurrentSpecReport().Failed() {
+			failed = true
+		}
+	})
+
+	It("comes up through ckslab's library", func(ctx SpecContext) {
+		start := time.Now()
+		var err error
+		state, err = lab.Up(ctx, opts)
+		must(err, "ckslab up")
+		AddReportEntry("ckslab up", time.Since(start).Round(time.Second).String())
+		Expect(state.ReadyAt).NotTo(BeZero())
+	}, NodeTimeout(10*time.Minute))
+
+	It("changes nothing when up runs again", func(ctx SpecContext) {
+		again, err := lab.Up(ctx, opts)
+		Expect(err).To(MatchError(lab.ErrAlreadyUp))
+		Expect(again.ReadyAt).To(Equal(state.ReadyAt))
+	}, NodeTimeout(time.Minute))
+
+	It("adds its own kubeconfig context and nothing else", func() {
+		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Contexts).To(HaveLen(1))
+		Expect(cfg.Contexts).To(HaveKey("workload-prod-" + e2eLab))
+		Expect(cfg.CurrentContext).To(BeEmpty(), "up must not switch the user's current context")
+	})
+
+	It("says plainly whether it has Falco, from a real probe of the node", func(ctx SpecContext) {
+		if state.Falco.Installed {
+			out, err := inContainer(ctx, lab.WorkerContainer(e2eLab), "systemctl", "is-active", "falco")
+			Expect(err).NotTo(HaveOccurred(), out)
+			return
+		}
+		Expect(state.Falco.Missing).NotTo(BeEmpty())
+		AddReportEntry("no Falco in this lab", state.Falco.Missing)
+		r, err := lab.Inspect(ctx, cacheDir, e2eLab)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.String()).To(ContainSubstring("falco:    not installed: " + state.Falco.Missing))
+	}, NodeTimeout(time.Minute))
+
+	It("has an exam terminal where kubectl uses workload-prod", func(ctx SpecContext) {
+		out, err := inContainer(ctx, state.Terminal, "kubectl", "config", "current-context")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.TrimSpace(out)).To(Equal("workload-prod"))
+		must(waitFor(ctx, "kubectl get nodes in the terminal to list both nodes", time.Minute, time.Second, func(ctx context.Context) (bool, string, error) {
+			out, err := inContainer(ctx, state.Terminal, "kubectl", "get", "nodes", "--no-headers")
+			return err == nil && strings.Contains(out, cluster.WorkerNodeName(e2eLab)+" ") && strings.Count(out, " Ready ") == 2, out, nil
+		}), "")
+	}, NodeTimeout(2*time.Minute))
+
+	It("lets the terminal ssh to the node, where the walkthrough's tools work", func(ctx SpecContext) {
+		node := cluster.WorkerNodeName(e2eLab)
+		out, err := inContainer(ctx, state.Terminal, "ssh", node, "hostname; crictl ps --name kube-proxy | awk 'NR==2 {print $1}'")
+		Expect(err).NotTo(HaveOccurred(), out)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		Expect(lines).To(HaveLen(2), out)
+		Expect(lines[0]).To(Equal(node))
+		id := strings.TrimSpace(lines[1])
+		Expect(id).To(MatchRegexp(`^[0-9a-f]{13}$`), "crictl ps shows 13-character ids")
+		// the walkthrough: a container id (Falco prints 12 characters) to its pod
+		out, err = inContainer(ctx, state.Terminal, "ssh", node, "crictl ps -id "+id[:12]+" -o json | grep -c podSandboxId && crictl pods --name kube-proxy -q | head -1")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.TrimSpace(out)).NotTo(BeEmpty())
+		// syslog: what Falco's alerts would go through
+		out, err = inContainer(ctx, state.Terminal, "ssh", node, "logger -t falco ckslab-e2e-probe")
+		Expect(err).NotTo(HaveOccurred(), out)
+		must(waitFor(ctx, "the probe line in the node's /var/log/syslog", 30*time.Second, time.Second, func(ctx context.Context) (bool, string, error) {
+			out, err := inContainer(ctx, state.Terminal, "ssh", node, "grep ckslab-e2e-probe /var/log/syslog")
+			return err == nil && strings.Contains(out, node+" falco: ckslab-e2e-probe"), out, nil
+		}), "")
+	}, NodeTimeout(2*time.Minute))
+
+	It("shares /opt/course with the host folder the grader reads", func(ctx SpecContext) {
+		out, err := inContainer(ctx, state.Terminal, "sh", "-c", "echo 06:38:28.077150666,090aad374a0a,nginx,root > /opt/course/2/falco.log")
+		Expect(err).NotTo(HaveOccurred(), out)
+		b, err := os.ReadFile(filepath.Join(state.CourseDir, "2", "falco.log"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(Equal("06:38:28.077150666,090aad374a0a,nginx,root\n"))
+	}, NodeTimeout(time.Minute))
+
+	It("goes down leaving nothing behind", func(ctx SpecContext) {
+		provider := cluster.NewProvider(engine)
+		vols, err := provider.NodeVolumes(ctx, e2eLab)
+		Expect(err).NotTo(HaveOccurred())
+		must(lab.Down(ctx, opts), "ckslab down")
+		left, err := provider.Leftovers(ctx, e2eLab, vols...)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left.Empty()).To(BeTrue(), "left behind: %s", left)
+		out, err := exec.CommandContext(ctx, "docker", "ps", "--all", "--quiet", "--filter", "label="+lab.LabelKey+"="+e2eLab).Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(string(out))).To(BeEmpty(), "the exam terminal is left")
+		_, err = os.Stat(lab.Dir(cacheDir, e2eLab))
+		Expect(os.IsNotExist(err)).To(BeTrue(), "the lab's folder is left")
+		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Contexts).To(BeEmpty())
+		Expect(lab.Down(ctx, opts)).To(MatchError(lab.ErrNothingToRemove))
+	}, NodeTimeout(5*time.Minute))
+})
