@@ -1,0 +1,1 @@
+trap 'exit 0' INT QUIT TERM WINCH; nginx -g 'daemon off;' & server=$!; while kill -0 "$server" 2>/dev/null; do apk info >/dev/null 2>&1; sleep {{.Seconds}} & wait $!; done; echo 'nginx exited' >&2; exit 1
