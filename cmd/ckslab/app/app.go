@@ -14,6 +14,7 @@ import (
 
 	"github.com/ckslab/ckslab/cmd/ckslab/app/checklog"
 	"github.com/ckslab/ckslab/cmd/ckslab/app/engine"
+	"github.com/ckslab/ckslab/cmd/ckslab/app/imagescmd"
 	"github.com/ckslab/ckslab/cmd/ckslab/app/labcmd"
 	"github.com/ckslab/ckslab/internal/cli"
 	"github.com/ckslab/ckslab/internal/version"
@@ -80,6 +81,7 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		labcmd.NewStatusCommand(streams),
 		labcmd.NewShellCommand(streams),
 		labcmd.NewSSHCommand(streams),
+		imagescmd.NewCommand(streams),
 	)
 	root.PersistentFlags().IntP("verbosity", "v", 0, "how much to show of what ckslab does (0-3)")
 	for _, c := range lifecycleCommands() {
