@@ -231,6 +231,23 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err := l.installFalco(ctx, worker); err != nil {
 		return err
 	}
+	if err := st.Step("Deploying the scenario's workloads and decoys", func() error {
+		in, err := Instance(o.Name, l.State.Seed)
+		if err != nil {
+			return err
+		}
+		c, err := Client(o.CacheDir, o.Name)
+		if err != nil {
+			return err
+		}
+		objs, err := ApplyWorkloads(ctx, c, in, l.set)
+		if err != nil {
+			return err
+		}
+		return WaitAvailable(ctx, c, objs.Deployments, 4*time.Minute)
+	}); err != nil {
+		return err
+	}
 	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
 		return err
 	}

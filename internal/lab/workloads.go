@@ -1,0 +1,144 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/manifests"
+	"github.com/ckslab/ckslab/scenarios"
+)
+
+// ScenarioID is the scenario every lab runs for now.
+const ScenarioID = "falco-runtime"
+
+// Instance returns the scenario instance of a lab: its seed's names, on the
+// lab's worker node.
+func Instance(name string, seed int64) (*scenarios.Instance, error) {
+	s, err := scenarios.Load(ScenarioID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.Instantiate(seed)
+	if err != nil {
+		return nil, err
+	}
+	if name != in.Cluster {
+		// A lab with another name has its own worker node name.
+		worker := name + "-node1"
+		for _, ws := range [][]scenarios.Workload{in.Offenders, in.Decoys} {
+			for i := range ws {
+				if ws[i].Node == in.WorkerNode {
+					ws[i].Node = worker
+				}
+			}
+		}
+	}
+	return in, nil
+}
+
+// Client returns a Kubernetes client for a lab, from the kubeconfig kind
+// wrote for it.
+func Client(cacheDir, name string) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kindKubeconfig(cacheDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("reading lab %q's kubeconfig: %w", name, err)
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// ApplyWorkloads creates the instance's namespaces and Deployments, or puts
+// back their spec when they exist (a converging up, a reset).
+func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, set *images.Set) (*manifests.Objects, error) {
+	objs, err := manifests.Render(in, set)
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range objs.Namespaces {
+		if _, err := c.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating namespace %s: %w", ns.Name, err)
+		}
+	}
+	for _, d := range objs.Deployments {
+		_, err := c.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			cur, gerr := c.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+			if gerr != nil {
+				return nil, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, gerr)
+			}
+			cur.Spec = d.Spec
+			cur.Labels = d.Labels
+			_, err = c.AppsV1().Deployments(d.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
+	}
+	return objs, nil
+}
+
+// WaitAvailable waits until every Deployment has all its replicas available,
+// and on timeout says which did not and what they showed.
+func WaitAvailable(ctx context.Context, c kubernetes.Interface, deployments []*appsv1.Deployment, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var waiting []string
+		for _, want := range deployments {
+			d, err := c.AppsV1().Deployments(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+			switch {
+			case err != nil:
+				waiting = append(waiting, fmt.Sprintf("%s/%s: %v", want.Namespace, want.Name, err))
+			case d.Status.ObservedGeneration < d.Generation || d.Status.AvailableReplicas < *d.Spec.Replicas || d.Status.UpdatedReplicas < *d.Spec.Replicas:
+				waiting = append(waiting, fmt.Sprintf("%s/%s: %d of %d available%s", d.Namespace, d.Name, d.Status.AvailableReplicas, *d.Spec.Replicas, podProblems(ctx, c, d)))
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		sort.Strings(waiting)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out after %s waiting for the workloads; still waiting for: %s", timeout, strings.Join(waiting, "; "))
+		case <-tick.C:
+		}
+	}
+}
+
+// podProblems summarises why a Deployment's Pods are not ready.
+func podProblems(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment) string {
+	pods, err := c.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(d.Spec.Selector)})
+	if err != nil || len(pods.Items) == 0 {
+		return ""
+	}
+	var out []string
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil {
+				out = append(out, fmt.Sprintf("pod %s: %s %s", p.Name, w.Reason, w.Message))
+			}
+		}
+		if len(p.Status.ContainerStatuses) == 0 {
+			for _, cond := range p.Status.Conditions {
+				if cond.Message != "" {
+					out = append(out, fmt.Sprintf("pod %s: %s", p.Name, cond.Message))
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(out, ", ") + ")"
+}
