@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Role says whether a workload is one the learner must find or one that behaves.
@@ -124,20 +126,39 @@ type TemplateData struct {
 	Case1, Case2   Workload
 }
 
+// Option changes how Instantiate builds an instance.
+type Option func(*instanceOptions)
+
+type instanceOptions struct {
+	cluster string
+}
+
+// WithCluster names the lab's cluster when it is not the exam's (spec.cluster): several labs side by side on
+// one host. The worker node becomes <cluster>-node1 everywhere: node pinning, task text, hints, solution.
+func WithCluster(name string) Option { return func(o *instanceOptions) { o.cluster = name } }
+
 // Instantiate chooses the names for seed and renders the texts. Seed 0 is the exam's own lab, with the names
 // written in the file; any other seed draws namespaces, Deployment names and the decoy set from the file's
 // pools, the same way every time for the same seed.
-func (s *Scenario) Instantiate(seed int64) (*Instance, error) {
+func (s *Scenario) Instantiate(seed int64, opts ...Option) (*Instance, error) {
 	sp := &s.Spec
+	o := instanceOptions{cluster: sp.Cluster}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if errs := validation.IsDNS1123Label(o.cluster); len(errs) > 0 || len(o.cluster) > MaxNameLength {
+		return nil, fmt.Errorf("scenario %s: cluster name %q is not usable (%s): use lowercase letters, digits and '-', at most %d characters",
+			s.Metadata.ID, o.cluster, strings.Join(errs, "; "), MaxNameLength)
+	}
 	in := &Instance{
 		ScenarioID: s.Metadata.ID,
 		Title:      s.Metadata.Title,
 		Domain:     s.Metadata.Domain,
 		TimeBudget: s.Metadata.TimeBudget,
 		Seed:       seed,
-		Cluster:    sp.Cluster,
+		Cluster:    o.cluster,
 		Context:    sp.Context,
-		WorkerNode: WorkerNodeName(sp.Cluster),
+		WorkerNode: WorkerNodeName(o.cluster),
 		AnswerFile: sp.AnswerFile,
 		MinSpan:    sp.MinSpan,
 	}

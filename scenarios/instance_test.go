@@ -169,3 +169,28 @@ func TestInstanceHelpers(t *testing.T) {
 		t.Errorf("TaskText:\n%s", text)
 	}
 }
+
+func TestInstantiateWithCluster(t *testing.T) {
+	s := loadFalco(t)
+	in, err := s.Instantiate(0, WithCluster("lab2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Cluster != "lab2" || in.WorkerNode != "lab2-node1" {
+		t.Errorf("cluster %s, worker %s", in.Cluster, in.WorkerNode)
+	}
+	for _, w := range in.Workloads() {
+		if w.Placement == Worker && w.Node != "lab2-node1" {
+			t.Errorf("%s pinned to %s", w.Key(), w.Node)
+		}
+	}
+	if !strings.Contains(in.TaskText(), "`ssh lab2-node1`") || strings.Contains(in.TaskText(), "cluster1") {
+		t.Errorf("task text does not follow the cluster:\n%s", in.TaskText())
+	}
+	if c, _ := in.Check("node-ready"); c.Title != "Node lab2-node1 is Ready" {
+		t.Errorf("node-ready title %q", c.Title)
+	}
+	if _, err := s.Instantiate(0, WithCluster("Lab_2")); err == nil || !strings.Contains(err.Error(), `cluster name "Lab_2" is not usable`) {
+		t.Errorf("error %v", err)
+	}
+}
