@@ -81,6 +81,7 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		labcmd.NewStatusCommand(streams),
 		labcmd.NewShellCommand(streams),
 		labcmd.NewSSHCommand(streams),
+		labcmd.NewTaskCommand(streams),
 		imagescmd.NewCommand(streams),
 	)
 	root.PersistentFlags().IntP("verbosity", "v", 0, "how much to show of what ckslab does (0-3)")
@@ -133,7 +134,6 @@ func lifecycleCommands() []*cobra.Command {
 		args             cobra.PositionalArgs
 	}
 	specs := []spec{
-		{"task", "Print the task", "Print the task text, as the exam states it.", cobra.NoArgs},
 		{"grade", "Grade your work on the live lab", "Grade the answer file and the cluster's state against the truth. Exit codes: 0 all scored checks pass, 1 some fail, 2 could not grade.", cobra.NoArgs},
 		{"hint", "Show the next hint", "Show the next hint of the scenario's hint ladder.", cobra.NoArgs},
 		{"solve", "Perform the reference solution on the lab", "Perform the reference solution, the way a learner would.", cobra.NoArgs},

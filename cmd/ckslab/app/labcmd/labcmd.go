@@ -276,3 +276,44 @@ func isTerminalReader(r any) bool {
 	f, ok := r.(*os.File)
 	return ok && cli.IsTerminal(f)
 }
+
+// NewTaskCommand returns `ckslab task`.
+func NewTaskCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	var seed int64
+	c := &cobra.Command{
+		Use:   "task",
+		Short: "Print the task, with the names of your lab",
+		Long: `Print the task as the exam states it, with the names of your lab (its seed decides
+them). Without a lab, prints the task of a lab created with --seed (default 0).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			s, err := lab.Load(dir, name)
+			note := ""
+			switch {
+			case err == nil:
+				seed = s.Seed
+				if !s.Falco.Installed {
+					note = "\nNote: this lab has no Falco (" + s.Falco.Missing + ")\n"
+				}
+			case errors.Is(err, lab.ErrNoLab):
+				note = fmt.Sprintf("\n(There is no lab %q yet: create it with ckslab up%s.)\n", name, nameFlag(name))
+			default:
+				return err
+			}
+			in, err := lab.Instance(name, seed)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(streams.Out, "%s (%s, about %s)\n\n%s%s", in.Title, in.Domain, in.TimeBudget, in.TaskText(), note)
+			return err
+		},
+	}
+	addName(c, &name)
+	c.Flags().Int64Var(&seed, "seed", 0, "the seed, when there is no lab")
+	return c
+}
