@@ -37,6 +37,8 @@ type Workload struct {
 	Node string
 	// Interval is how often an offender misbehaves; 0 for decoys.
 	Interval time.Duration
+	// Rule is the Falco rule an offender fires; "" for decoys.
+	Rule string
 }
 
 // Key is namespace/deployment.
@@ -58,6 +60,8 @@ type Instance struct {
 	WorkerNode string
 	AnswerFile string
 	MinSpan    time.Duration
+	// FalcoRulesFile is the node's rules file that holds the offenders' rules.
+	FalcoRulesFile string
 
 	Intro        string
 	Requirements []Requirement
@@ -122,6 +126,7 @@ type TemplateData struct {
 	Context        string
 	Node           string
 	AnswerFile     string
+	FalcoRulesFile string
 	MinSpanSeconds int
 	Case1, Case2   Workload
 }
@@ -161,6 +166,8 @@ func (s *Scenario) Instantiate(seed int64, opts ...Option) (*Instance, error) {
 		WorkerNode: WorkerNodeName(o.cluster),
 		AnswerFile: sp.AnswerFile,
 		MinSpan:    sp.MinSpan,
+
+		FalcoRulesFile: sp.Setup.FalcoRulesFile,
 	}
 	if seed == 0 {
 		in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
@@ -211,6 +218,7 @@ func (in *Instance) templateData() (TemplateData, error) {
 		Context:        in.Context,
 		Node:           in.WorkerNode,
 		AnswerFile:     in.AnswerFile,
+		FalcoRulesFile: in.FalcoRulesFile,
 		MinSpanSeconds: int(in.MinSpan / time.Second),
 		Case1:          c1,
 		Case2:          c2,
@@ -220,7 +228,8 @@ func (in *Instance) templateData() (TemplateData, error) {
 // defaultData is the template data of seed 0, for validation.
 func defaultData(s *Scenario) (TemplateData, error) {
 	in := &Instance{ScenarioID: s.Metadata.ID, Cluster: s.Spec.Cluster, Context: s.Spec.Context,
-		WorkerNode: WorkerNodeName(s.Spec.Cluster), AnswerFile: s.Spec.AnswerFile, MinSpan: s.Spec.MinSpan}
+		WorkerNode: WorkerNodeName(s.Spec.Cluster), AnswerFile: s.Spec.AnswerFile, MinSpan: s.Spec.MinSpan,
+		FalcoRulesFile: s.Spec.Setup.FalcoRulesFile}
 	in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
 	return in.templateData()
 }
@@ -258,7 +267,7 @@ func offender(o OffenderSpec, ns, deployment, node string) Workload {
 	return Workload{
 		Role: Offender, Case: o.Case, Image: o.Image, Behaviour: o.Behaviour,
 		Namespace: ns, Deployment: deployment, Container: o.Container, Replicas: o.Replicas,
-		Placement: Worker, Node: node, Interval: o.Interval,
+		Placement: Worker, Node: node, Interval: o.Interval, Rule: o.Rule,
 	}
 }
 

@@ -25,15 +25,17 @@ func TestInstantiateSeed0IsTheExam(t *testing.T) {
 	}
 	want := []Workload{
 		{Role: Offender, Case: 1, Image: Nginx, Behaviour: PackageManager, Namespace: "team-blue", Deployment: "webapi",
-			Container: "nginx", Replicas: 1, Placement: Worker, Node: "cluster1-node1", Interval: 5 * time.Second},
+			Container: "nginx", Replicas: 1, Placement: Worker, Node: "cluster1-node1", Interval: 5 * time.Second,
+			Rule: "Launch Package Management Process in Container"},
 		{Role: Offender, Case: 2, Image: Httpd, Behaviour: WriteEtcPasswd, Namespace: "team-purple", Deployment: "rating-service",
-			Container: "httpd", Replicas: 1, Placement: Worker, Node: "cluster1-node1", Interval: 5 * time.Second},
+			Container: "httpd", Replicas: 1, Placement: Worker, Node: "cluster1-node1", Interval: 5 * time.Second,
+			Rule: "Write below etc"},
 	}
 	if !reflect.DeepEqual(in.Offenders, want) {
 		t.Errorf("offenders\n got %+v\nwant %+v", in.Offenders, want)
 	}
 	if in.Cluster != "cluster1" || in.WorkerNode != "cluster1-node1" || in.Context != "workload-prod" ||
-		in.AnswerFile != "/opt/course/2/falco.log" || in.MinSpan != 30*time.Second {
+		in.AnswerFile != "/opt/course/2/falco.log" || in.MinSpan != 30*time.Second || in.FalcoRulesFile != "/etc/falco/falco_rules.yaml" {
 		t.Errorf("instance %+v", in)
 	}
 	var decoys []string

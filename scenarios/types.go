@@ -108,9 +108,13 @@ const (
 	ControlPlane Placement = "control-plane"
 )
 
-// Setup is what the lab runs: the two offenders, the default decoys and the pools seeds pick from.
+// Setup is what the lab runs: the Falco rules file, the two offenders, the default decoys and the pools seeds
+// pick from.
 type Setup struct {
-	Offenders []OffenderSpec `yaml:"offenders"`
+	// FalcoRulesFile is the rules file on the node that holds the offenders' rules; the learner edits it and
+	// reset restores it.
+	FalcoRulesFile string         `yaml:"falcoRulesFile"`
+	Offenders      []OffenderSpec `yaml:"offenders"`
 	Decoys    []DecoySpec    `yaml:"decoys"`
 	Seeding   Seeding        `yaml:"seeding"`
 }
@@ -126,6 +130,8 @@ type OffenderSpec struct {
 	Container  string        `yaml:"container"`
 	Replicas   int32         `yaml:"replicas"`
 	Interval   time.Duration `yaml:"interval"`
+	// Rule is the Falco rule the misbehaviour fires, as named in the lab's rules file.
+	Rule string `yaml:"rule"`
 }
 
 // DecoySpec is one well-behaved workload of the default (seed 0) set.

@@ -157,6 +157,10 @@ func (v *validator) setup(s *Setup) {
 	cases := map[int]bool{}
 	offenderNS := map[string]bool{}
 	deployments := map[string]bool{}
+	if f := s.FalcoRulesFile; !path.IsAbs(f) || path.Clean(f) != f || strings.ContainsAny(f, " '\"$`\\") {
+		v.add("give the absolute path of the rules file on the node, e.g. /etc/falco/falco_rules.yaml",
+			at("spec", "setup", "falcoRulesFile"), "%q is not usable", f)
+	}
 	if len(s.Offenders) != 2 {
 		v.add("define case 1 (nginx) and case 2 (httpd)", at("spec", "setup", "offenders"), "has %d offenders, the task has 2", len(s.Offenders))
 	}
@@ -182,6 +186,9 @@ func (v *validator) setup(s *Setup) {
 		deployments[o.Namespace+"/"+o.Deployment] = true
 		if o.Replicas < 1 {
 			v.add("run at least 1 replica", append(p, "replicas"), "is %d", o.Replicas)
+		}
+		if strings.TrimSpace(o.Rule) == "" {
+			v.add("name the Falco rule the misbehaviour fires, as in the rules file", append(p, "rule"), "is missing")
 		}
 		if o.Interval < MinInterval {
 			v.add(fmt.Sprintf("give a duration of %s or more, e.g. 5s", MinInterval), append(p, "interval"), "is %s", o.Interval)
@@ -367,7 +374,7 @@ func (v *validator) templates(s *Scenario) {
 	for _, f := range textFields(s) {
 		if _, err := render(*f.text, data); err != nil {
 			v.add("use the fields {{.Context}}, {{.Node}}, {{.AnswerFile}}, {{.MinSpanSeconds}}, {{.Cluster}}, "+
-				"{{.Case1.Namespace}}, {{.Case1.Deployment}}, {{.Case1.Container}} (and Case2)", f.at, "%v", err)
+				"{{.FalcoRulesFile}}, {{.Case1.Namespace}}, {{.Case1.Deployment}}, {{.Case1.Container}}, {{.Case1.Rule}} (and Case2)", f.at, "%v", err)
 		}
 	}
 }
