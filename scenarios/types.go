@@ -115,8 +115,8 @@ type Setup struct {
 	// reset restores it.
 	FalcoRulesFile string         `yaml:"falcoRulesFile"`
 	Offenders      []OffenderSpec `yaml:"offenders"`
-	Decoys    []DecoySpec    `yaml:"decoys"`
-	Seeding   Seeding        `yaml:"seeding"`
+	Decoys         []DecoySpec    `yaml:"decoys"`
+	Seeding        Seeding        `yaml:"seeding"`
 }
 
 // OffenderSpec is one misbehaving workload, as the exam has it (seed 0).
