@@ -150,6 +150,11 @@ func (v *validator) name(steps []any, what, name string) {
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 || len(name) > MaxNameLength {
 		v.add(fmt.Sprintf("use lowercase letters, digits and '-', at most %d characters", MaxNameLength), steps,
 			"%s %q is not a valid name", what, name)
+		return
+	}
+	if what == "namespace" && (name == "default" || strings.HasPrefix(name, "kube-") || name == "local-path-storage") {
+		v.add("use a namespace of the lab's own: the cluster's namespaces are not the learner's to scale", steps,
+			"namespace %q belongs to the cluster", name)
 	}
 }
 
