@@ -44,6 +44,15 @@ type Workload struct {
 // Key is namespace/deployment.
 func (w Workload) Key() string { return w.Namespace + "/" + w.Deployment }
 
+// Describe names the workload for a learner: "the httpd offender of case 2, team-purple/rating-service" or
+// "the nginx decoy team-green/storefront" (the answer-file grader says whose lines were saved by mistake).
+func (w Workload) Describe() string {
+	if w.Role == Offender {
+		return fmt.Sprintf("the %s offender of case %d, %s", w.Image, w.Case, w.Key())
+	}
+	return fmt.Sprintf("the %s decoy %s", w.Image, w.Key())
+}
+
 // Instance is a scenario for one seed: every name chosen, every text rendered. It is what provisioning,
 // grading, hints and solve work from.
 type Instance struct {

@@ -157,6 +157,13 @@ func TestInstanceHelpers(t *testing.T) {
 	if want := "team-blue,team-green,team-orange,team-purple,team-red,team-yellow"; got != want {
 		t.Errorf("Namespaces() = %s, want %s", got, want)
 	}
+	c2, _ := in.Offender(2)
+	if got := c2.Describe(); got != "the httpd offender of case 2, team-purple/rating-service" {
+		t.Errorf("Describe() = %q", got)
+	}
+	if got := in.Decoys[0].Describe(); got != "the nginx decoy team-green/storefront" {
+		t.Errorf("Describe() = %q", got)
+	}
 	if _, ok := in.Offender(3); ok {
 		t.Error("Offender(3) found something")
 	}
