@@ -79,10 +79,16 @@ func TestEditRuleOutputStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(edited)
-	const want = "  output: \"%evt.time,%container.id,%container.name,%user.name\"\n  priority: ERROR"
-	rule := got[strings.Index(got, "- rule: Launch Package Management Process in Container"):]
-	rule = rule[:strings.Index(rule, "\n- ")]
-	if !strings.Contains(rule, want) {
+	const want = "\n  output: \"%evt.time,%container.id,%container.name,%user.name\"\n"
+	start = strings.Index(got, "- rule: Launch Package Management Process in Container\n")
+	if start < 0 {
+		t.Fatalf("the rule is gone:\n%s", got)
+	}
+	rule := got[start:]
+	if next := strings.Index(rule, "\n- "); next > 0 {
+		rule = rule[:next+1]
+	}
+	if !strings.Contains(rule, want) || strings.Count(rule, "output:") != 1 || strings.Contains(rule, "Package management process launched") {
 		t.Errorf("the rule's output is not replaced:\n%s", rule)
 	}
 	if strings.Count(got, "%evt.time") != 1 {
