@@ -54,7 +54,7 @@ preflight() {
     command -v "$c" >/dev/null || missing+=("$c")
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    die "missing command(s): ${missing[*]}. On Debian/Ubuntu: apt-get install debootstrap docker.io gcc libc6-dev libseccomp-dev pkg-config jq (and Go >= 1.26 for go)"
+    die "missing command(s): ${missing[*]}. On Debian/Ubuntu: apt-get install debootstrap gcc libc6-dev libseccomp-dev pkg-config jq; docker: Debian's Docker engine package; go: Go >= 1.26"
   fi
   if ! pkg-config --exists libseccomp || [ ! -f "$(gcc -print-file-name=libseccomp.a)" ]; then
     die "runc needs libseccomp's headers and static library: apt-get install libseccomp-dev"
@@ -154,6 +154,15 @@ is_cached() {
   esac
 }
 
+# step_inputs IMAGE-STEP: the build steps whose outputs it is made from
+step_inputs() {
+  case $1 in
+    img-components) echo go-k8s go-etcd go-coredns pause rootfs-net ;;
+    img-workloads) echo go-k8s rootfs-nginx rootfs-httpd rootfs-terminal ;;
+    node-image) echo go-k8s go-containerd go-runc go-crictl rootfs-node ;;
+  esac
+}
+
 fmt_dur() { local s=$1; if [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi; }
 
 # run_step SPEC: run one step unless cached; log to <cache>/logs/<id>.log; record its timing
@@ -165,7 +174,10 @@ run_step() {
     printf '%s\tcached\t0\n' "$id" >> "$TIMINGS"
     return 0
   fi
-  log "[$id] building: $what (cold estimate ~$(fmt_dur "$est"))"
+  case $id in
+    local-set|prune) log "[$id] running: $what" ;;
+    *) log "[$id] building: $what (cold estimate ~$(fmt_dur "$est"))" ;;
+  esac
   log="$CACHE/logs/$id.log"
   script=${IMAGES_DIR}/steps/${id}.sh
   case $id in rootfs-*) script=${IMAGES_DIR}/steps/rootfs.sh ;; esac
@@ -206,7 +218,17 @@ main() {
   SELECTED=()
   local s want
   if [ $# -eq 0 ]; then
-    SELECTED=("${STEPS[@]}")
+    # build only what the images still need: when an image is up to date, its inputs (binaries, rootfs
+    # trees) are not rebuilt even if their cache directories are gone
+    local need=" " img
+    for img in img-components img-workloads node-image; do
+      is_cached "$img" || need+="$img $(step_inputs "$img") "
+    done
+    for s in "${STEPS[@]}"; do
+      case $(step_field "$s" 1):$need in
+        img:*|*" $(step_field "$s" 0) "*) SELECTED+=("$s") ;;
+      esac
+    done
   else
     for want in "$@"; do
       local found=0
