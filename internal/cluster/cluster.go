@@ -183,6 +183,9 @@ func (p *Provider) LoadImages(ctx context.Context, name string, refs ...string) 
 	if len(all) == 0 {
 		return fmt.Errorf("cluster %q has no nodes", name)
 	}
+	if err := p.PrepareNodeCommands(ctx, name); err != nil {
+		return err
+	}
 	for _, ref := range refs {
 		if err := p.engine.Pull(ctx, ref); err != nil {
 			return err
@@ -235,10 +238,33 @@ func loadArchive(ctx context.Context, ref string, into []nodes.Node) error {
 
 // ExportLogs writes kind's logs of the cluster (nodes, containers, journal) to dir.
 func (p *Provider) ExportLogs(name, dir string) error {
+	if err := p.PrepareNodeCommands(context.Background(), name); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	return p.kind.CollectLogs(name, dir)
+}
+
+// PrepareNodeCommands makes kind's node commands (node.Command runs `docker exec --privileged`) work in this
+// process on an engine that refuses --privileged, by activating the docker shim when the engine needs it. Create
+// does it itself; a process that only runs commands on an existing cluster's nodes calls this first.
+func (p *Provider) PrepareNodeCommands(ctx context.Context, name string) error {
+	all, err := p.kind.ListNodes(name)
+	if err != nil {
+		return err
+	}
+	var candidates []string
+	for _, n := range all {
+		img, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.Config.Image}}", n.String())
+		if err == nil {
+			candidates = append(candidates, strings.TrimSpace(string(img)))
+			break
+		}
+	}
+	_, err = p.engine.PrepareForKind(ctx, candidates...)
+	return err
 }
 
 // Leftovers are what remains of a cluster on the engine.
