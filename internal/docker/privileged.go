@@ -97,25 +97,29 @@ func (e *Engine) ProbePrivileged(ctx context.Context, images ...string) (Privile
 		missing = CapNames(full &^ bnd)
 	}
 
-	image := ""
-	for _, img := range images {
-		if ok, err := e.ImagePresent(ctx, img); err == nil && ok {
-			image = img
-			break
-		}
+	// candidates: the images asked for, then (when none of them is present) a few of the engine's own
+	candidates := images
+	if !e.anyPresent(ctx, images) {
+		candidates = append(slices.Clone(images), e.someImages(ctx, 5)...)
 	}
 	p := Privileged{Missing: missing, CheckedAt: time.Now().UTC()}
-	conclusive := false
-	if image != "" {
-		err := exec.Command("docker", "run", "--rm", "--pull=never", "--network=none", "--privileged", "--entrypoint", "true", image).Run(ctx)
+	conclusive, image := false, ""
+	for _, img := range candidates {
+		if ok, err := e.ImagePresent(ctx, img); err != nil || !ok {
+			continue
+		}
+		err := exec.Command("docker", "run", "--rm", "--pull=never", "--network=none", "--privileged", "--entrypoint", "true", img).Run(ctx)
 		switch {
 		case err == nil:
-			p.Works, p.How, conclusive = true, "a --privileged container from "+image+" ran", true
+			p.Works, p.How, conclusive = true, "a --privileged container from "+img+" ran", true
 		case refusedCaps(err):
-			p.Works, p.How, conclusive = false, "a --privileged container from "+image+" was refused ("+errorLine(exec.OutputOf(err), err)+")", true
+			p.Works, p.How, conclusive = false, "a --privileged container from "+img+" was refused ("+errorLine(exec.OutputOf(err), err)+")", true
 		default:
-			e.logger.V(1).Infof("--privileged probe with %s was inconclusive: %v", image, err)
+			e.logger.V(1).Infof("--privileged probe with %s was inconclusive: %v", img, err)
+			continue
 		}
+		image = img
+		break
 	}
 	if !conclusive {
 		switch {
@@ -132,7 +136,7 @@ func (e *Engine) ProbePrivileged(ctx context.Context, images ...string) (Privile
 	}
 	if !p.Works {
 		if image == "" {
-			return p, fmt.Errorf("this Docker engine refuses --privileged containers (%s) and ckslab needs a local image to work around it; none of %s is present", p.How, strings.Join(images, ", "))
+			return p, fmt.Errorf("this Docker engine refuses --privileged containers (%s), and the engine has no image with a `true` command to work out a replacement with: pull or build the node image first (`make images` for the local set)", p.How)
 		}
 		caps, err := e.acceptedCaps(ctx, CapNames(bnd), image)
 		if err != nil {
@@ -151,6 +155,30 @@ func (e *Engine) ProbePrivileged(ctx context.Context, images ...string) (Privile
 		_ = writeProbe(cachePath, p)
 	}
 	return p, nil
+}
+
+func (e *Engine) anyPresent(ctx context.Context, refs []string) bool {
+	for _, r := range refs {
+		if ok, err := e.ImagePresent(ctx, r); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// someImages lists up to n tagged images of the engine, newest first.
+func (e *Engine) someImages(ctx context.Context, n int) []string {
+	lines, err := exec.Lines(ctx, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range lines {
+		if !strings.Contains(l, "<none>") && len(out) < n {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 var unknownCapRE = regexp.MustCompile(`(?i)unknown capability:? "?(?:CAP_)?([A-Z_]+)"?`)
