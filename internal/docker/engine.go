@@ -1,6 +1,18 @@
 // Package docker makes sure a Docker engine answers before ckslab provisions anything, starts one when ckslab
 // may (root, dockerd installed, no init system managing it), stops only what it started, and decides whether
 // kind needs the `--privileged` shim (see package shim) on this engine.
+//
+// What it keeps in the cache directory (images.CacheDir):
+//
+//	docker/dockerd.log             the log of a dockerd ckslab started (rewritten at each start)
+//	docker/dockerd.pid.json        pid, socket and start time of that dockerd; StopStarted only stops this pid,
+//	                               and only while it is still a dockerd
+//	docker/privileged-<key>.json   whether `docker run --privileged` works on an engine, and the capabilities
+//	                               that replace it when not; <key> hashes the engine ID, its version, the kernel
+//	                               and dockerd's capability bounding set, so a changed engine is probed again
+//	docker/empty-lib-modules/      the source of the nodes' /lib/modules mount on hosts without /lib/modules
+//	docker-shim/<pid>/docker       the shim of a running ckslab process: a link to its executable, and
+//	docker-shim/<pid>/shim.json    its configuration; directories of processes that are gone are swept
 package docker
 
 import (
