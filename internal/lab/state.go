@@ -48,6 +48,10 @@ type State struct {
 	// CourseDir is the host folder mounted at /opt/course in the terminal.
 	CourseDir string     `json:"course_dir"`
 	Falco     FalcoState `json:"falco"`
+	// Truth holds the offenders' container ids by case, as recorded at up.
+	Truth map[int][]string `json:"truth,omitempty"`
+	// HintsShown counts the hints `ckslab hint` gave.
+	HintsShown int `json:"hints_shown,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	// ReadyAt is when `up` finished; zero while it has not (yet).
 	ReadyAt time.Time `json:"ready_at,omitzero"`

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/log"
@@ -22,6 +23,7 @@ import (
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
+	"github.com/ckslab/ckslab/scenarios"
 )
 
 // ExamContext is the kubeconfig context the task tells the learner to use.
@@ -244,13 +246,35 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		if err != nil {
 			return err
 		}
-		return WaitAvailable(ctx, c, objs.Deployments, 4*time.Minute)
+		if err := WaitAvailable(ctx, c, objs.Deployments, 4*time.Minute); err != nil {
+			return err
+		}
+		return l.recordTruth(ctx, falco.KindNode(worker), c, in)
 	}); err != nil {
 		return err
 	}
 	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
 		return err
 	}
+	return nil
+}
+
+// recordTruth notes the offenders' container ids now and starts the
+// recorder that keeps noting them while the lab runs.
+func (l *Lab) recordTruth(ctx context.Context, n falco.Node, c kubernetes.Interface, in *scenarios.Instance) error {
+	if err := StartTruthRecorder(ctx, n, in); err != nil {
+		return err
+	}
+	truth, err := Truth(ctx, n, c, in, nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range in.Offenders {
+		if len(truth[w.Case]) == 0 {
+			return fmt.Errorf("no container id of offender %s could be recorded", w.Key())
+		}
+	}
+	l.State.Truth = truth
 	return nil
 }
 

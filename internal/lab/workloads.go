@@ -35,9 +35,10 @@ func Instance(name string, seed int64) (*scenarios.Instance, error) {
 	if name != in.Cluster {
 		// A lab with another name has its own worker node name.
 		worker := name + "-node1"
+		in.Cluster, in.WorkerNode = name, worker
 		for _, ws := range [][]scenarios.Workload{in.Offenders, in.Decoys} {
 			for i := range ws {
-				if ws[i].Node == in.WorkerNode {
+				if ws[i].Node != "" {
 					ws[i].Node = worker
 				}
 			}

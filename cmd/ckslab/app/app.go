@@ -82,6 +82,7 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		labcmd.NewShellCommand(streams),
 		labcmd.NewSSHCommand(streams),
 		labcmd.NewTaskCommand(streams),
+		labcmd.NewGradeCommand(streams),
 		imagescmd.NewCommand(streams),
 	)
 	root.PersistentFlags().IntP("verbosity", "v", 0, "how much to show of what ckslab does (0-3)")
@@ -134,7 +135,6 @@ func lifecycleCommands() []*cobra.Command {
 		args             cobra.PositionalArgs
 	}
 	specs := []spec{
-		{"grade", "Grade your work on the live lab", "Grade the answer file and the cluster's state against the truth. Exit codes: 0 all scored checks pass, 1 some fail, 2 could not grade.", cobra.NoArgs},
 		{"hint", "Show the next hint", "Show the next hint of the scenario's hint ladder.", cobra.NoArgs},
 		{"solve", "Perform the reference solution on the lab", "Perform the reference solution, the way a learner would.", cobra.NoArgs},
 		{"reset", "Re-arm the scenario without recreating the cluster", "Put the workloads, the answer file and Falco's rules back as they were at the start.", cobra.NoArgs},

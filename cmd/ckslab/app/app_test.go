@@ -64,7 +64,7 @@ func TestLifecycleCommandsAreListedAndRefuse(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"grade", nil}, {"hint", nil}, {"solve", nil}, {"reset", nil},
+		{"hint", nil}, {"solve", nil}, {"reset", nil},
 	} {
 		if !strings.Contains(help, "\n  "+c.name+" ") {
 			t.Errorf("%s is not in --help", c.name)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/internal/cli"
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/images"
@@ -315,5 +316,46 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 	}
 	addName(c, &name)
 	c.Flags().Int64Var(&seed, "seed", 0, "the seed, when there is no lab")
+	return c
+}
+
+// NewGradeCommand returns `ckslab grade`.
+func NewGradeCommand(streams cli.IOStreams) *cobra.Command {
+	var name, output string
+	c := &cobra.Command{
+		Use:   "grade",
+		Short: "Grade your work on the live lab",
+		Long: `Grade the answer file and the cluster's state against the truth: the offenders' real
+container ids (recorded while they ran), Falco's own alerts on the node, and the
+Deployments. Environment health (the node, Falco) is reported apart from the score.
+
+Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could not grade
+(no lab, cluster down, ...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := grader.ParseFormat(output)
+			if err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("--output: %w", err)}
+			}
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			report, err := lab.Grade(cmd.Context(), dir, name)
+			if err != nil {
+				return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
+			}
+			if err := grader.Render(streams.Out, report, format, grader.RenderOptions{Color: format == grader.Text && cli.ColorEnabled(streams.Out)}); err != nil {
+				return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
+			}
+			if code := report.Summary().ExitCode; code != 0 {
+				return &cli.ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	addName(c, &name)
+	c.Flags().StringVarP(&output, "output", "o", string(grader.Text), "report format: "+strings.Join(grader.Formats, ", "))
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(grader.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
