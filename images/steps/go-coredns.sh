@@ -12,6 +12,7 @@ go mod tidy
 CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
   -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=ckslab" -o "$BIN_COREDNS/coredns" .
 "$BIN_COREDNS/coredns" -version
-"$BIN_COREDNS/coredns" -plugins | grep -q kubernetes
+out=$("$BIN_COREDNS/coredns" -plugins)
+grep -q kubernetes <<<"$out" || { echo "coredns has no kubernetes plugin"; exit 1; }
 rm -rf "$W"
 mark_done "$BIN_COREDNS"

@@ -10,7 +10,8 @@ printf 'module ckslab.local/images/etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/
 cp "$IMAGES_DIR/_go/etcd/main.go" main.go
 go mod tidy
 CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "$BIN_ETCD/etcd" .
-"$BIN_ETCD/etcd" --version
-"$BIN_ETCD/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { echo "etcd does not report ${ETCD_VERSION}"; exit 1; }
+# (output captured first: `cmd | grep -q` fails under pipefail when grep exits before cmd has written all)
+out=$("$BIN_ETCD/etcd" --version); echo "$out"
+grep -q "etcd Version: ${ETCD_VERSION#v}" <<<"$out" || { echo "etcd does not report ${ETCD_VERSION}"; exit 1; }
 rm -rf "$W"
 mark_done "$BIN_ETCD"

@@ -8,7 +8,7 @@ export CGO_ENABLED=1 GOFLAGS=-buildvcs=false GOBIN="$BIN_RUNC"
 go install -trimpath -tags "seccomp urfave_cli_no_docs netgo osusergo" \
   -ldflags "-s -w -X main.gitCommit=ckslab -extldflags -static" \
   "github.com/opencontainers/runc@${RUNC_VERSION}"
-"$BIN_RUNC/runc" --version
-"$BIN_RUNC/runc" --version | grep -q "seccomp" || { echo "runc built without seccomp"; exit 1; }
+out=$("$BIN_RUNC/runc" --version); echo "$out"
+grep -q "seccomp" <<<"$out" || { echo "runc built without seccomp"; exit 1; }
 if ldd "$BIN_RUNC/runc" >/dev/null 2>&1; then echo "runc is not static"; exit 1; fi
 mark_done "$BIN_RUNC"

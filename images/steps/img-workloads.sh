@@ -36,8 +36,8 @@ if has_key "$IMG_HTTPD" "$K_HTTPD"; then echo "cached $IMG_HTTPD"; else
   ln -sf /dev/stderr "$d/var/log/apache2/error.log"
   ln -sf /dev/stdout "$d/var/log/apache2/other_vhosts_access.log"
   # `sed` must resolve to BusyBox in the image's shell (sed -i writes /etc/passwdXXXXXX, as on Alpine)
-  chroot "$d" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin sh -c 'command -v sed; sed --help 2>&1 | head -1' \
-    | tee /dev/stderr | grep -q '^BusyBox' || { echo "sed in the httpd image is not BusyBox"; exit 1; }
+  out=$(chroot "$d" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin sh -c 'command -v sed; sed --help 2>&1 | head -n 1'); echo "$out"
+  grep -q '^BusyBox' <<<"$out" || { echo "sed in the httpd image is not BusyBox"; exit 1; }
   docker_import_dir "$d" "$IMG_HTTPD" "$PATHENV" "LABEL io.ckslab.key=$K_HTTPD" \
     'EXPOSE 80' 'STOPSIGNAL SIGWINCH' 'WORKDIR /var/www/html' \
     'CMD ["httpd-foreground"]'
