@@ -39,6 +39,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	engine, err = docker.Ensure(ctx, docker.Options{Logger: newLogger(1)})
 	must(err, "the Docker engine")
+	// the shim (if the engine needs one) is activated by the first cluster create; remove its directory at the end
+	DeferCleanup(func() { must(docker.ActiveShim().Deactivate(), "removing the docker shim") })
 	if engine.Started {
 		DeferCleanup(func(ctx SpecContext) { must(engine.Stop(ctx), "stopping the Docker engine the suite started") })
 	}

@@ -105,6 +105,13 @@ func ActivateShim(cacheDir string, cfg shim.Config) (*Shim, error) {
 	return s, nil
 }
 
+// ActiveShim returns the shim active in this process, or nil.
+func ActiveShim() *Shim {
+	activeMu.Lock()
+	defer activeMu.Unlock()
+	return active
+}
+
 // Deactivate restores PATH and removes the shim's directory. It is safe on a nil Shim.
 func (s *Shim) Deactivate() error {
 	if s == nil {

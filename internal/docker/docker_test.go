@@ -172,6 +172,9 @@ func TestShimActivation(t *testing.T) {
 	if !strings.HasPrefix(os.Getenv("PATH"), s.Dir+":") {
 		t.Fatalf("PATH does not start with the shim dir: %s", os.Getenv("PATH"))
 	}
+	if ActiveShim() != s {
+		t.Error("ActiveShim does not return the active shim")
+	}
 	if again, err := ActivateShim(t.TempDir(), shim.Config{}); err != nil || again != s {
 		t.Errorf("a second activation returned %p, %v; want the active shim", again, err)
 	}
@@ -189,6 +192,9 @@ func TestShimActivation(t *testing.T) {
 	}
 	if err := s.Deactivate(); err != nil {
 		t.Fatal(err)
+	}
+	if ActiveShim() != nil {
+		t.Error("a shim is still active after Deactivate")
 	}
 	if os.Getenv("PATH") != oldPath || os.Getenv(shim.EnvDir) != "" {
 		t.Error("Deactivate did not restore the environment")
