@@ -156,8 +156,13 @@ func TestRealStartAndStop(t *testing.T) {
 	if !(&daemon{PID: pid}).alive() {
 		t.Fatal("Stop on an engine this call did not start stopped it")
 	}
+	// the way a later process (ckslab, .ci/run through enginectl) stops it: by the pid file
+	stopped, err := StopStarted(ctx, opts)
+	if err != nil || !stopped {
+		t.Fatalf("StopStarted = %v, %v; want true, nil", stopped, err)
+	}
 	if err := e.Stop(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("Stop after StopStarted: %v", err)
 	}
 	if err := ckexec.Command("ip", "link", "show", "docker0").Run(ctx); err != nil {
 		t.Errorf("the host's docker0 is gone after the second dockerd: %v", err)
