@@ -28,23 +28,7 @@ func Instance(name string, seed int64) (*scenarios.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.Instantiate(seed)
-	if err != nil {
-		return nil, err
-	}
-	if name != in.Cluster {
-		// A lab with another name has its own worker node name.
-		worker := name + "-node1"
-		in.Cluster, in.WorkerNode = name, worker
-		for _, ws := range [][]scenarios.Workload{in.Offenders, in.Decoys} {
-			for i := range ws {
-				if ws[i].Node != "" {
-					ws[i].Node = worker
-				}
-			}
-		}
-	}
-	return in, nil
+	return s.InstantiateFor(seed, name)
 }
 
 // Client returns a Kubernetes client for a lab, from the kubeconfig kind

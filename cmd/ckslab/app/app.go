@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -83,12 +82,12 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		labcmd.NewSSHCommand(streams),
 		labcmd.NewTaskCommand(streams),
 		labcmd.NewGradeCommand(streams),
+		labcmd.NewHintCommand(streams),
+		labcmd.NewSolveCommand(streams),
+		labcmd.NewResetCommand(streams),
 		imagescmd.NewCommand(streams),
 	)
 	root.PersistentFlags().IntP("verbosity", "v", 0, "how much to show of what ckslab does (0-3)")
-	for _, c := range lifecycleCommands() {
-		root.AddCommand(c)
-	}
 	// Bad arguments are usage errors (exit 2).
 	for _, sub := range root.Commands() {
 		wrapArgs(sub)
@@ -122,36 +121,4 @@ func newVersionCommand(streams cli.IOStreams) *cobra.Command {
 			return err
 		},
 	}
-}
-
-// errNotAvailable is what commands that later work fills in return.
-var errNotAvailable = errors.New("not available yet")
-
-// lifecycleCommands are the lab's commands (SCENARIO.md, "Lifecycle"). The
-// ones not built yet say so and exit 2: no fake success.
-func lifecycleCommands() []*cobra.Command {
-	type spec struct {
-		use, short, long string
-		args             cobra.PositionalArgs
-	}
-	specs := []spec{
-		{"hint", "Show the next hint", "Show the next hint of the scenario's hint ladder.", cobra.NoArgs},
-		{"solve", "Perform the reference solution on the lab", "Perform the reference solution, the way a learner would.", cobra.NoArgs},
-		{"reset", "Re-arm the scenario without recreating the cluster", "Put the workloads, the answer file and Falco's rules back as they were at the start.", cobra.NoArgs},
-	}
-	var cmds []*cobra.Command
-	for _, s := range specs {
-		c := &cobra.Command{
-			Use:   s.use,
-			Short: s.short + " (not available yet)",
-			Long:  s.long + "\n\nNot available yet in this version of ckslab: it exits with code 2 and does nothing.",
-			Args:  s.args,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("ckslab %s is %w in %s; what works today: ckslab check-log (see ckslab check-log --help)",
-					cmd.Name(), errNotAvailable, version.Get())}
-			},
-		}
-		cmds = append(cmds, c)
-	}
-	return cmds
 }

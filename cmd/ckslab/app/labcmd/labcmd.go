@@ -359,3 +359,94 @@ Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could no
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(grader.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
+
+// NewHintCommand returns `ckslab hint`.
+func NewHintCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "hint",
+		Short: "Show the next hint, from gentle to nearly the answer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			hint, n, total, err := lab.NextHint(dir, name)
+			if err != nil {
+				return err
+			}
+			more := "next: ckslab hint" + nameFlag(name)
+			if n == total {
+				more = "that was the last hint; ckslab solve" + nameFlag(name) + " performs the reference solution"
+			}
+			_, err = fmt.Fprintf(streams.Out, "Hint %d of %d: %s\n(%s)\n", n, total, hint, more)
+			return err
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// NewSolveCommand returns `ckslab solve`.
+func NewSolveCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "solve",
+		Short: "Perform the reference solution on the lab, the way a learner would",
+		Long: `Perform the scenario's reference solution in the exam terminal, step by step, the way a
+learner would: Falco's rule output, a capture of more than 30 s, the scale-down. On a lab
+without Falco, the steps that need it are skipped, saying why, and the rest is done.
+Then ckslab grade shows the result.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
+			results, err := lab.Solve(cmd.Context(), dir, name, st, streams.Out)
+			if verbosity(cmd) > 0 || err != nil {
+				for _, r := range results {
+					if r.Output != "" {
+						fmt.Fprintf(streams.ErrOut, "--- %s\n%s", r.Step.Title, r.Output)
+					}
+				}
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(streams.Out, "Done. See the result with: ckslab grade%s\n", nameFlag(name))
+			return err
+		},
+	}
+	addName(c, &name)
+	return c
+}
+
+// NewResetCommand returns `ckslab reset`.
+func NewResetCommand(streams cli.IOStreams) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "reset",
+		Short: "Re-arm the scenario without recreating the cluster",
+		Long: `Re-arm the scenario on the existing cluster in seconds: the offenders and decoys as at
+the start, your answer file moved aside (renamed with the time, never deleted), Falco's
+rules restored, the offenders' container ids recorded again, the hints from the first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := cacheDir()
+			if err != nil {
+				return err
+			}
+			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
+			if err := lab.Reset(cmd.Context(), dir, name, st, streams.Out); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(streams.Out, "Lab %q is re-armed. The task: ckslab task%s\n", name, nameFlag(name))
+			return err
+		},
+	}
+	addName(c, &name)
+	return c
+}
