@@ -453,3 +453,36 @@ func TestContainerIDs(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// The checks follow the instance's names: a seeded lab is graded on its own Deployments.
+func TestCheckSeededLab(t *testing.T) {
+	s, err := scenarios.Load("falco-runtime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seed := range []int64{3, 11} {
+		in, err := s.Instantiate(seed, scenarios.WithCluster("lab2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := freshLab(t, in)
+		l.nodes[0].Name = "lab2-node1"
+		for _, r := range Check(context.Background(), l.client(), in)[:2] {
+			if r.Status != grader.Fail {
+				t.Errorf("seed %d, fresh lab: %s is %s", seed, r.ID, r.Status)
+			}
+		}
+		for _, w := range in.Offenders {
+			l.scale(w.Key(), 0)
+		}
+		for _, r := range append(Check(context.Background(), l.client(), in), Health(context.Background(), l.client(), in)...) {
+			if r.Status != grader.Pass {
+				t.Errorf("seed %d, solved: %s is %s: %s", seed, r.ID, r.Status, r.Message)
+			}
+		}
+		c1, _ := in.Offender(1)
+		if r := Offender(context.Background(), freshLab(t, in).client(), in, 1); !strings.Contains(r.Remediation, "kubectl -n "+c1.Namespace+" scale deploy "+c1.Deployment+" --replicas 0") {
+			t.Errorf("seed %d: remediation %q", seed, r.Remediation)
+		}
+	}
+}

@@ -51,8 +51,8 @@ type State struct {
 	// Truth holds the offenders' container ids by case, as recorded at up.
 	Truth map[int][]string `json:"truth,omitempty"`
 	// HintsShown counts the hints `ckslab hint` gave.
-	HintsShown int `json:"hints_shown,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
+	HintsShown int       `json:"hints_shown,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 	// ReadyAt is when `up` finished; zero while it has not (yet).
 	ReadyAt time.Time `json:"ready_at,omitzero"`
 }
