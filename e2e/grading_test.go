@@ -1,0 +1,245 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/ckslab/ckslab/falco"
+	"github.com/ckslab/ckslab/grader"
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/lab"
+	"github.com/ckslab/ckslab/internal/status"
+	"github.com/ckslab/ckslab/scenarios"
+)
+
+// e2eGradeLab is the lab the grading specs work on.
+const e2eGradeLab = "ckslab-e2e-grade"
+
+// result returns the result of check id in r.
+func result(r *grader.Report, id string) grader.Result {
+	GinkgoHelper()
+	for _, res := range append(append([]grader.Result{}, r.Results...), r.Health...) {
+		if res.ID == id {
+			return res
+		}
+	}
+	Fail("no check " + id + " in the report")
+	return grader.Result{}
+}
+
+// text is everything a learner reads about a result.
+func text(res grader.Result) string {
+	parts := []string{res.Message, res.Expected, res.Actual, res.Remediation}
+	for _, f := range res.Findings {
+		parts = append(parts, fmt.Sprintf("line %d: %s %s %s", f.Line, f.Text, f.Problem, f.Remediation))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// answerLines makes a capture of n lines of container id, step apart.
+func answerLines(start string, n int, step time.Duration, id, name string) string {
+	t, err := falco.ParseTimeOfDay(start)
+	Expect(err).NotTo(HaveOccurred())
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s,%s,%s,root\n", t, id, name)
+		t += falco.TimeOfDay(step)
+	}
+	return b.String()
+}
+
+func kubectl(ctx context.Context, terminal string, args ...string) {
+	GinkgoHelper()
+	out, err := inContainer(ctx, terminal, append([]string{"kubectl"}, args...)...)
+	Expect(err).NotTo(HaveOccurred(), out)
+}
+
+var _ = Describe("grading", Label("grading"), Ordered, func() {
+	var (
+		opts     lab.Options
+		state    *lab.State
+		in       *scenarios.Instance
+		cacheDir string
+		answer   string
+		failed   bool
+	)
+
+	grade := func(ctx context.Context) *grader.Report {
+		GinkgoHelper()
+		start := time.Now()
+		r, err := lab.Grade(ctx, cacheDir, e2eGradeLab)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("ckslab grade", time.Since(start).String())
+		return r
+	}
+	writeAnswer := func(content string) {
+		GinkgoHelper()
+		Expect(os.WriteFile(answer, []byte(content), 0o644)).To(Succeed())
+	}
+	reset := func(ctx context.Context) {
+		GinkgoHelper()
+		start := time.Now()
+		must(lab.Reset(ctx, cacheDir, e2eGradeLab, status.New(GinkgoWriter, false), GinkgoWriter), "ckslab reset")
+		AddReportEntry("ckslab reset", time.Since(start).Round(100*time.Millisecond).String())
+		var err error
+		state, err = lab.Load(cacheDir, e2eGradeLab)
+		Expect(err).NotTo(HaveOccurred())
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		var err error
+		cacheDir, err = images.CacheDir(os.Getenv)
+		Expect(err).NotTo(HaveOccurred())
+		opts = lab.Options{Name: e2eGradeLab, Images: imageSet.Mode, CacheDir: cacheDir,
+			Kubeconfig: filepath.Join(GinkgoT().TempDir(), "kubeconfig"), Logger: newLogger(1), Status: status.New(GinkgoWriter, false)}
+		if err := lab.Down(ctx, opts); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+			Fail("removing a lab left by an earlier run: " + err.Error())
+		}
+		DeferCleanup(func(ctx SpecContext) {
+			if failed {
+				exportLogs(clusterProvider(), e2eGradeLab)
+			}
+			if err := lab.Down(ctx, opts); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+				Fail("removing the lab: " + err.Error())
+			}
+		}, NodeTimeout(5*time.Minute))
+		state, err = lab.Up(ctx, opts)
+		must(err, "ckslab up")
+		in, err = lab.Instance(e2eGradeLab, state.Seed)
+		Expect(err).NotTo(HaveOccurred())
+		answer = lab.AnswerPath(state, in)
+		Expect(state.Truth[1]).NotTo(BeEmpty(), "case 1's container id was recorded")
+		Expect(state.Truth[2]).NotTo(BeEmpty(), "case 2's container id was recorded")
+	}, NodeTimeout(10*time.Minute))
+
+	AfterEach(func() {
+		if CurrentSpecReport().Failed() {
+			failed = true
+		}
+	})
+
+	It("fails every learner check of a fresh lab, saying why", func(ctx SpecContext) {
+		r := grade(ctx)
+		Expect(r.Summary().ExitCode).To(Equal(grader.ExitFail))
+		Expect(result(r, "answer-file").Status).To(Equal(grader.Fail))
+		Expect(text(result(r, "answer-file"))).To(ContainSubstring("/opt/course/2/falco.log does not exist"))
+		for _, n := range []int{1, 2} {
+			w, _ := in.Offender(n)
+			res := result(r, fmt.Sprintf("offender-%d-scaled", n))
+			Expect(res.Status).To(Equal(grader.Fail))
+			Expect(text(res)).To(ContainSubstring(fmt.Sprintf("kubectl -n %s scale deploy %s --replicas 0", w.Namespace, w.Deployment)))
+		}
+		Expect(result(r, "decoys-untouched").Status).To(Equal(grader.Pass))
+		Expect(result(r, "node-ready").Status).To(Equal(grader.Pass))
+		if !state.Falco.Installed {
+			real := result(r, "answer-real")
+			Expect(real.Status).To(Equal(grader.Skip))
+			Expect(real.Message).To(ContainSubstring("this lab has no Falco"))
+			Expect(result(r, "falco-running").Status).To(Equal(grader.Skip))
+		}
+	}, NodeTimeout(time.Minute))
+
+	It("fails the saved httpd lines as not case 1", func(ctx SpecContext) {
+		writeAnswer(answerLines("06:38:28.077150666", 11, 3*time.Second, state.Truth[2][0], "httpd"))
+		res := result(grade(ctx), "answer-case-1")
+		Expect(res.Status).To(Equal(grader.Fail))
+		w, _ := in.Offender(2)
+		Expect(text(res)).To(ContainSubstring("is the httpd offender of case 2 (" + w.Key() + ")"))
+	}, NodeTimeout(time.Minute))
+
+	It("fails a fabricated container id", func(ctx SpecContext) {
+		writeAnswer(answerLines("06:38:28.077150666", 11, 3*time.Second, "0123456789ab", "nginx"))
+		res := result(grade(ctx), "answer-case-1")
+		Expect(res.Status).To(Equal(grader.Fail))
+		Expect(text(res)).To(ContainSubstring("container 0123456789ab is not the offending container"))
+	}, NodeTimeout(time.Minute))
+
+	It("fails lines with Falco's prefix left in", func(ctx SpecContext) {
+		lines := strings.Split(strings.TrimSpace(answerLines("06:38:28.077150666", 11, 3*time.Second, state.Truth[1][0], "nginx")), "\n")
+		lines[3] = lines[3][:18] + ": Error " + lines[3]
+		writeAnswer(strings.Join(lines, "\n") + "\n")
+		res := result(grade(ctx), "answer-format")
+		Expect(res.Status).To(Equal(grader.Fail))
+		Expect(res.Findings).To(HaveLen(1))
+		Expect(res.Findings[0].Line).To(Equal(4))
+		Expect(res.Findings[0].Problem).To(ContainSubstring("Falco's prefix"))
+	}, NodeTimeout(time.Minute))
+
+	It("fails a 10 s capture", func(ctx SpecContext) {
+		writeAnswer(answerLines("06:38:28.077150666", 3, 5*time.Second, state.Truth[1][0], "nginx"))
+		r := grade(ctx)
+		Expect(result(r, "answer-case-1").Status).To(Equal(grader.Pass))
+		res := result(r, "answer-span")
+		Expect(res.Status).To(Equal(grader.Fail))
+		Expect(res.Message).To(ContainSubstring("spans 10s"))
+	}, NodeTimeout(time.Minute))
+
+	It("fails a decoy scaled instead of the offender, naming the decoy", func(ctx SpecContext) {
+		decoy := in.Decoys[0]
+		kubectl(ctx, state.Terminal, "-n", decoy.Namespace, "scale", "deploy", decoy.Deployment, "--replicas", "0")
+		r := grade(ctx)
+		res := result(r, "decoys-untouched")
+		Expect(res.Status).To(Equal(grader.Fail))
+		Expect(text(res)).To(ContainSubstring(decoy.Key()))
+		Expect(result(r, "offender-1-scaled").Status).To(Equal(grader.Fail))
+	}, NodeTimeout(time.Minute))
+
+	It("fails a deleted Deployment: deleting is not scaling", func(ctx SpecContext) {
+		w, _ := in.Offender(1)
+		kubectl(ctx, state.Terminal, "-n", w.Namespace, "delete", "deploy", w.Deployment, "--wait=false")
+		res := result(grade(ctx), "offender-1-scaled")
+		Expect(res.Status).To(Equal(grader.Fail))
+		Expect(text(res)).To(ContainSubstring("deleted"))
+		Expect(text(res)).To(ContainSubstring("ckslab reset"))
+	}, NodeTimeout(time.Minute))
+
+	It("re-arms the scenario with reset: workloads back, answer file kept aside, truth recorded again", func(ctx SpecContext) {
+		old := state.Truth[1]
+		reset(ctx)
+		_, err := os.Stat(answer)
+		Expect(os.IsNotExist(err)).To(BeTrue(), "the answer file is moved aside")
+		kept, err := filepath.Glob(answer + ".*")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(kept).NotTo(BeEmpty(), "the learner's answer file is kept")
+		Expect(state.Truth[1]).NotTo(BeEmpty())
+		Expect(state.Truth[1]).NotTo(Equal(old), "the recreated offender has a new container")
+		r := grade(ctx)
+		Expect(result(r, "decoys-untouched").Status).To(Equal(grader.Pass))
+		Expect(result(r, "offender-1-scaled").Status).To(Equal(grader.Fail), "case 1 is running again")
+	}, NodeTimeout(5*time.Minute))
+
+	It("passes the cluster checks after the reference solution, and says what it could not do", func(ctx SpecContext) {
+		results, err := lab.Solve(ctx, cacheDir, e2eGradeLab, status.New(GinkgoWriter, false), GinkgoWriter)
+		must(err, "ckslab solve")
+		r := grade(ctx)
+		for _, id := range []string{"offender-1-scaled", "offender-2-scaled", "decoys-untouched"} {
+			Expect(result(r, id).Status).To(Equal(grader.Pass), text(result(r, id)))
+		}
+		if state.Falco.Installed {
+			Expect(r.Summary().ExitCode).To(Equal(grader.ExitPass), "the reference solution passes every check")
+			return
+		}
+		skipped := 0
+		for _, res := range results {
+			if res.Skipped != "" {
+				skipped++
+				Expect(res.Skipped).To(ContainSubstring("no Falco"))
+			}
+		}
+		Expect(skipped).To(BeNumerically(">", 0), "solve says which steps need Falco")
+		Skip("this lab has no Falco, so the answer-file part of the reference solution cannot run here: " + state.Falco.Missing)
+	}, NodeTimeout(5*time.Minute))
+})
+
+func clusterProvider() *cluster.Provider { return cluster.NewProvider(engine) }
