@@ -47,18 +47,30 @@ if [ "${1:-}" = --list ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-preflight() {
-  [ "$(id -u)" = 0 ] || die "run as root: debootstrap, chroot and the throw-away containerd need it (sudo make images)"
+need_commands() {
   local missing=() c
-  for c in go docker debootstrap gcc pkg-config jq tar sha256sum flock chroot; do
-    command -v "$c" >/dev/null || missing+=("$c")
-  done
+  for c in "$@"; do command -v "$c" >/dev/null || missing+=("$c"); done
   if [ ${#missing[@]} -gt 0 ]; then
     die "missing command(s): ${missing[*]}. On Debian/Ubuntu: apt-get install debootstrap gcc libc6-dev libseccomp-dev pkg-config jq; docker: Debian's Docker engine package; go: Go >= 1.26"
   fi
-  if ! pkg-config --exists libseccomp || [ ! -f "$(gcc -print-file-name=libseccomp.a)" ]; then
-    die "runc needs libseccomp's headers and static library: apt-get install libseccomp-dev"
-  fi
+}
+
+# tools needed only when something is actually built
+preflight_build() {
+  local cold=" $* "
+  case $cold in *" rootfs-"*) need_commands debootstrap chroot ;; esac
+  case $cold in
+    *" go-runc "*)
+      need_commands pkg-config
+      if ! pkg-config --exists libseccomp || [ ! -f "$(gcc -print-file-name=libseccomp.a)" ]; then
+        die "runc needs libseccomp's headers and static library: apt-get install libseccomp-dev"
+      fi ;;
+  esac
+}
+
+preflight() {
+  [ "$(id -u)" = 0 ] || die "run as root: debootstrap, chroot and the throw-away containerd need it (sudo make images)"
+  need_commands go docker gcc jq tar sha256sum flock
   if ! docker info >/dev/null 2>&1; then
     die "no Docker engine answers ('docker info' failed). Start one (systemctl start docker, or: dockerd >/tmp/dockerd.log 2>&1 &) and retry"
   fi
@@ -255,6 +267,7 @@ main() {
       *) est_img=$((est_img + $(step_field "$s" 2))) ;;
     esac
   done
+  preflight_build "${cold[@]}"
   local est=$(( (est_go > est_deb ? est_go : est_deb) + est_img ))
   log "images: cache $CACHE"
   log "images: node image $IMG_NODE"
@@ -274,7 +287,7 @@ main() {
   run_lane img || die "build failed (see above)"
 
   log "images: all done in $(fmt_dur $(( $(date +%s) - t_start )))"
-  [ -f "$CACHE/local-set.json" ] && log "images: wrote $CACHE/local-set.json"
+  case " ${SELECTED[*]} " in *" local-set|"*) log "images: wrote $CACHE/local-set.json" ;; esac
 }
 
 # sourcing this file (for debugging) defines the functions without running anything

@@ -2,7 +2,8 @@
 # Control-plane and CNI images under ${IMAGE_REPOSITORY}, named as kubeadm derives them from imageRepository
 # (with a custom repository coredns has no "coredns/" sub-path). Each carries LABEL io.ckslab.key.
 #  - apiserver, controller-manager, scheduler, etcd, coredns, pause: one static binary in a tiny tree
-#  - kube-proxy and kindnet-lite: on the "net" Debian rootfs (iptables, iproute2, conntrack, ipset)
+#  - kube-proxy and kindnet-lite: on a shared base image of the "net" Debian rootfs (iptables, iproute2,
+#    conntrack, ipset)
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 W=$CACHE/work/components-$K_IMG_COMPONENTS
@@ -24,16 +25,22 @@ tinyimg() {
   docker_import_dir "$d" "$ref" "$PATHENV" "$LABEL" "$@"
   echo "made $ref"
 }
-# debimg REF FILE:PATH-IN-IMAGE... -- [INSTRUCTION...]: the net rootfs plus files
+# kube-proxy and kindnet-lite share one base layer (the net rootfs): stored once in Docker and in the node
+NETBASE=$REPO/net-base:$K_IMG_COMPONENTS
+docker_import_dir "$ROOTFS_net/tree" "$NETBASE" "$PATHENV" "$LABEL"
+echo "made $NETBASE"
+# debimg REF FILE:PATH-IN-IMAGE... -- [INSTRUCTION...]: the net base plus files
 debimg() {
   local ref=$1; shift
-  local d; d=$W/$(echo "$ref" | tr '/:' '__')
-  rm -rf "$d"; cp -a "$ROOTFS_net/tree" "$d"
+  local ctx; ctx=$W/ctx-$(echo "$ref" | tr '/:' '__')
+  fresh_dir "$ctx"
   while [ $# -gt 0 ] && [ "$1" != -- ]; do
-    install -D -m 0755 "${1%%:*}" "$d/${1#*:}"; shift
+    install -D -m 0755 "${1%%:*}" "$ctx/${1#*:}"; shift
   done
   [ $# -gt 0 ] && shift
-  docker_import_dir "$d" "$ref" "$PATHENV" "$LABEL" "$@"
+  find "$ctx" -type d -exec chmod 0755 {} +
+  { printf 'FROM %s\nCOPY . /\n' "$NETBASE"; printf '%s\n' "$LABEL" "$@"; } \
+    | DOCKER_BUILDKIT=0 docker build -q -t "$ref" -f - "$ctx" >/dev/null
   echo "made $ref"
 }
 
