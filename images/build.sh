@@ -210,11 +210,13 @@ run_step() {
   log "[$id] done in $(fmt_dur "$dt")"
 }
 
+# run_lane LANE: the selected steps of one lane, in order; stops when this or the other lane has failed
 run_lane() {
   local lane=$1 s
   for s in "${SELECTED[@]}"; do
     [ "$(step_field "$s" 1)" = "$lane" ] || continue
-    run_step "$s" || return 1
+    [ ! -e "$FAILED_MARK" ] || return 1
+    run_step "$s" || { touch "$FAILED_MARK"; return 1; }
   done
 }
 
@@ -252,6 +254,8 @@ main() {
   fi
 
   TIMINGS=$CACHE/logs/timings-$(date +%Y%m%d-%H%M%S).tsv
+  FAILED_MARK=$CACHE/work/.failed
+  rm -f "$FAILED_MARK"
   export TIMINGS
   : > "$TIMINGS"
 
