@@ -29,6 +29,9 @@ const LabelKey = "io.x-k8s.kind.cluster"
 // kindNetwork is the docker network kind puts all clusters on.
 const kindNetwork = "kind"
 
+// networkSettle bounds the wait for removed containers to leave kind's network.
+const networkSettle = 10 * time.Second
+
 // Provider creates and deletes lab clusters on one engine.
 type Provider struct {
 	engine *docker.Engine
@@ -389,7 +392,19 @@ func (p *Provider) removeNetworkIfUnused(ctx context.Context) error {
 	if len(clusters) > 0 {
 		return nil
 	}
+	// The engine detaches a removed container from its networks a moment
+	// after `docker rm` returns: give the nodes (and a lab's terminal) that
+	// moment before deciding that something else uses the network.
 	used, exists, err := networkUsed(ctx, kindNetwork)
+	deadline := time.Now().Add(networkSettle)
+	for err == nil && exists && used && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		used, exists, err = networkUsed(ctx, kindNetwork)
+	}
 	if err != nil || !exists || used {
 		return err
 	}
