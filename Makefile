@@ -5,7 +5,7 @@ BIN := bin/ckslab
 FUZZTIME ?= 10s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test fuzz lint bench images e2e lab clean
+.PHONY: all build test fuzz lint bench bench-lab images e2e lab clean
 
 all: build
 
@@ -26,6 +26,11 @@ lint:
 
 bench:
 	$(GO) test -run='^$$' -bench='ParseSyslog|CheckAnswerFile' -benchtime=5x -benchmem ./falco ./grader/answerfile
+
+# The lab's own numbers (up vs bare kind create, reset, grade, memory): RUNS times each; takes a while.
+RUNS ?= 3
+bench-lab:
+	$(GO) run ./hack/benchlab -runs $(RUNS)
 
 images:
 	bash images/build.sh

@@ -148,7 +148,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 
 	if err := st.Step("Checking the Docker engine", func() error {
 		l.engine, err = docker.Ensure(ctx, docker.Options{CacheDir: opts.CacheDir, Logger: opts.Logger})
-		return err
+		if err != nil {
+			return err
+		}
+		return checkResources(ctx, l.engine.Local())
 	}); err != nil {
 		return nil, err
 	}
@@ -252,6 +255,15 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		return l.recordTruth(ctx, falco.KindNode(worker), c, in)
 	}); err != nil {
 		return err
+	}
+	if l.State.Falco.Installed {
+		// Falco's health: a first real alert of the task's rule, through rsyslog.
+		if err := st.Step("Waiting for Falco's first alert of case 1", func() error {
+			_, err := falco.WaitFirstAlert(ctx, falco.KindNode(worker), falco.PackageAlertText, 2*time.Minute)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
 		return err
