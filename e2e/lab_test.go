@@ -19,6 +19,7 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/lab"
 	"github.com/ckslab/ckslab/internal/status"
+	"github.com/ckslab/ckslab/scenarios"
 )
 
 // e2eLab never collides with a learner's cluster1.
@@ -93,7 +94,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(cfg.CurrentContext).To(BeEmpty(), "up must not switch the user's current context")
 	})
 
-	It("says plainly whether it has Falco, from a real probe of the node", func(ctx SpecContext) {
+	It("says plainly whether it has Falco, from a real probe of the node", Label("falco"), func(ctx SpecContext) {
 		if state.Falco.Installed {
 			out, err := inContainer(ctx, lab.WorkerContainer(e2eLab), "systemctl", "is-active", "falco")
 			Expect(err).NotTo(HaveOccurred(), out)
@@ -145,6 +146,91 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(Equal("06:38:28.077150666,090aad374a0a,nginx,root\n"))
 	}, NodeTimeout(time.Minute))
+
+	It("runs offenders that really misbehave, and decoys that do not", func(ctx SpecContext) {
+		in, err := lab.Instance(e2eLab, state.Seed)
+		Expect(err).NotTo(HaveOccurred())
+		node := lab.WorkerContainer(e2eLab)
+		containerOf := func(ns, deploy, container string) string {
+			GinkgoHelper()
+			out, err := inContainer(ctx, state.Terminal, "kubectl", "-n", ns, "get", "pods", "-l", "app="+deploy,
+				"-o", `jsonpath={.items[0].status.containerStatuses[?(@.name=="`+container+`")].containerID}`)
+			Expect(err).NotTo(HaveOccurred(), out)
+			id := strings.TrimPrefix(strings.TrimSpace(out), "containerd://")
+			Expect(id).To(MatchRegexp(`^[0-9a-f]{64}$`), "container id of %s/%s", ns, deploy)
+			return id
+		}
+		nginx, _ := in.Offender(1)
+		httpd, _ := in.Offender(2)
+		offenderNginx := containerOf(nginx.Namespace, nginx.Deployment, nginx.Container)
+		var decoyIDs []string
+		var decoyHttpd []scenarios.Workload
+		for _, d := range in.Decoys {
+			if d.Node == "" {
+				continue // on the control plane: not visible from the worker
+			}
+			decoyIDs = append(decoyIDs, containerOf(d.Namespace, d.Deployment, d.Container))
+			if d.Image == scenarios.Httpd {
+				decoyHttpd = append(decoyHttpd, d)
+			}
+		}
+		// The package manager: a process named apk (or the dpkg-query it runs) in the offender's container
+		// (its cgroup names the container), seen on the node within a few of the offender's intervals;
+		// none in a decoy's.
+		// apk runs for a few milliseconds every few seconds: the node looks without pause, for 30 s at most.
+		script := `timeout 30 sh -c 'while :; do for p in $(pgrep -x "apk|dpkg-query"); do c=$(cat /proc/$p/cgroup 2>/dev/null); ` +
+			`for d in ` + strings.Join(decoyIDs, " ") + `; do case "$c" in *$d*) echo "decoy $d"; exit 2;; esac; done; ` +
+			`case "$c" in *` + offenderNginx + `*) echo seen; exit 0;; esac; done; done'`
+		out, err := inContainer(ctx, node, "sh", "-c", script)
+		Expect(err).NotTo(HaveOccurred(), "no apk process of the nginx offender seen in 30 s, or one in a decoy: %s", out)
+		Expect(strings.TrimSpace(out)).To(Equal("seen"))
+		// /etc/passwd: BusyBox sed -i replaces the file, so its inode changes in the offender, and not in a decoy.
+		inode := func(w scenarios.Workload) string {
+			GinkgoHelper()
+			out, err := inContainer(ctx, state.Terminal, "kubectl", "-n", w.Namespace, "exec", "deploy/"+w.Deployment, "--", "stat", "-c", "%i", "/etc/passwd")
+			Expect(err).NotTo(HaveOccurred(), out)
+			return strings.TrimSpace(out)
+		}
+		before := map[string]string{httpd.Key(): inode(httpd)}
+		for _, d := range decoyHttpd {
+			before[d.Key()] = inode(d)
+		}
+		must(waitFor(ctx, "/etc/passwd of the httpd offender to be rewritten", 30*time.Second, time.Second, func(ctx context.Context) (bool, string, error) {
+			now := inode(httpd)
+			return now != before[httpd.Key()], "inode " + now, nil
+		}), "")
+		for _, d := range decoyHttpd {
+			Expect(inode(d)).To(Equal(before[d.Key()]), "decoy %s rewrote /etc/passwd", d.Key())
+		}
+	}, NodeTimeout(3*time.Minute))
+
+	It("lives beside a second lab, each with its own context", func(ctx SpecContext) {
+		second := opts
+		second.Name = e2eLab + "2"
+		defer func() {
+			if err := lab.Down(context.WithoutCancel(ctx), second); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+				Fail("removing the second lab: " + err.Error())
+			}
+		}()
+		s2, err := lab.Up(ctx, second)
+		must(err, "ckslab up of a second lab")
+		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Contexts).To(HaveKey(state.Context))
+		Expect(cfg.Contexts).To(HaveKey(s2.Context))
+		out, err := inContainer(ctx, s2.Terminal, "ssh", cluster.WorkerNodeName(second.Name), "hostname")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.TrimSpace(out)).To(Equal(cluster.WorkerNodeName(second.Name)))
+		for _, name := range []string{e2eLab, second.Name} {
+			r, err := lab.Grade(ctx, cacheDir, name)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Summary().ExitCode).To(Equal(1), "a fresh lab %s has failing checks", name)
+		}
+		must(lab.Down(ctx, second), "ckslab down of the second lab")
+		out, err = inContainer(ctx, state.Terminal, "kubectl", "get", "nodes", "--no-headers")
+		Expect(err).NotTo(HaveOccurred(), "the first lab still works after the second went down: %s", out)
+		Expect(strings.Count(out, " Ready ")).To(Equal(2), out)
+	}, NodeTimeout(10*time.Minute))
 
 	It("goes down leaving nothing behind", func(ctx SpecContext) {
 		provider := cluster.NewProvider(engine)
