@@ -28,7 +28,7 @@ func Instance(name string, seed int64) (*scenarios.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.InstantiateFor(seed, name)
+	return s.Instantiate(seed, scenarios.WithCluster(name))
 }
 
 // Client returns a Kubernetes client for a lab, from the kubeconfig kind
