@@ -18,7 +18,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -33,15 +32,13 @@ import (
 	"github.com/ckslab/ckslab/scenarios"
 )
 
-// Labels every object carries, so that grading and reset find them.
+// Labels every object carries, so that grading and reset find them. Nothing
+// tells an offender from a decoy: that is the learner's job (the grader knows
+// the workloads by the instance's names).
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "ckslab"
 	LabelScenario  = "ckslab.dev/scenario"
-	// LabelRole is "offender" or "decoy".
-	LabelRole = "ckslab.dev/role"
-	// LabelCase is the task's case number of an offender, "1" or "2".
-	LabelCase = "ckslab.dev/case"
 	// LabelApp is the Pod label the Deployment selects on: app=<deployment>.
 	LabelApp = "app"
 )
@@ -117,10 +114,7 @@ func deployment(t *template.Template, in *scenarios.Instance, w scenarios.Worklo
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]string{LabelManagedBy: ManagedBy, LabelScenario: in.ScenarioID, LabelRole: string(w.Role)}
-	if w.Role == scenarios.Offender {
-		labels[LabelCase] = strconv.Itoa(w.Case)
-	}
+	labels := map[string]string{LabelManagedBy: ManagedBy, LabelScenario: in.ScenarioID}
 	pod := map[string]string{LabelApp: w.Deployment}
 	for k, v := range labels {
 		pod[k] = v
