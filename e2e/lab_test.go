@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,40 +151,46 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 	It("runs offenders that really misbehave, and decoys that do not", func(ctx SpecContext) {
 		in, err := lab.Instance(e2eLab, state.Seed)
 		Expect(err).NotTo(HaveOccurred())
-		node := lab.WorkerContainer(e2eLab)
-		containerOf := func(ns, deploy, container string) string {
-			GinkgoHelper()
-			out, err := inContainer(ctx, state.Terminal, "kubectl", "-n", ns, "get", "pods", "-l", "app="+deploy,
-				"-o", `jsonpath={.items[0].status.containerStatuses[?(@.name=="`+container+`")].containerID}`)
-			Expect(err).NotTo(HaveOccurred(), out)
-			id := strings.TrimPrefix(strings.TrimSpace(out), "containerd://")
-			Expect(id).To(MatchRegexp(`^[0-9a-f]{64}$`), "container id of %s/%s", ns, deploy)
-			return id
-		}
 		nginx, _ := in.Offender(1)
 		httpd, _ := in.Offender(2)
-		offenderNginx := containerOf(nginx.Namespace, nginx.Deployment, nginx.Container)
-		var decoyIDs []string
+		// The package manager runs for a few milliseconds every few seconds. A scan inside a container sees
+		// only that container's few processes, so it can look every couple of milliseconds: apk (or the
+		// dpkg-query it runs) must show up in the nginx offender within 30 s, and never in a decoy in 15 s.
+		scan := func(w scenarios.Workload, seconds int) (string, error) {
+			return inContainer(ctx, state.Terminal, "kubectl", "-n", w.Namespace, "exec", "deploy/"+w.Deployment, "--",
+				"timeout", strconv.Itoa(seconds), "sh", "-c",
+				`while :; do if grep -qx -e apk -e dpkg-query /proc/[0-9]*/comm 2>/dev/null; then echo seen; exit 0; fi; done`)
+		}
+		type scanResult struct {
+			w   scenarios.Workload
+			out string
+			err error
+		}
+		results := make(chan scanResult, len(in.Decoys))
 		var decoyHttpd []scenarios.Workload
+		scanned := 0
 		for _, d := range in.Decoys {
-			if d.Node == "" {
-				continue // on the control plane: not visible from the worker
-			}
-			decoyIDs = append(decoyIDs, containerOf(d.Namespace, d.Deployment, d.Container))
 			if d.Image == scenarios.Httpd {
 				decoyHttpd = append(decoyHttpd, d)
 			}
+			if d.Image != scenarios.Nginx {
+				continue
+			}
+			scanned++
+			go func(d scenarios.Workload) {
+				out, err := scan(d, 15)
+				results <- scanResult{d, out, err}
+			}(d)
 		}
-		// The package manager: a process named apk (or the dpkg-query it runs) in the offender's container
-		// (its cgroup names the container), seen on the node within a few of the offender's intervals;
-		// none in a decoy's.
-		// apk runs for a few milliseconds every few seconds: the node looks without pause, for 30 s at most.
-		script := `timeout 30 sh -c 'while :; do for p in $(pgrep -x "apk|dpkg-query"); do c=$(cat /proc/$p/cgroup 2>/dev/null); ` +
-			`for d in ` + strings.Join(decoyIDs, " ") + `; do case "$c" in *$d*) echo "decoy $d"; exit 2;; esac; done; ` +
-			`case "$c" in *` + offenderNginx + `*) echo seen; exit 0;; esac; done; done'`
-		out, err := inContainer(ctx, node, "sh", "-c", script)
-		Expect(err).NotTo(HaveOccurred(), "no apk process of the nginx offender seen in 30 s, or one in a decoy: %s", out)
+		out, err := scan(nginx, 30)
+		Expect(err).NotTo(HaveOccurred(), "no package-manager process seen in the nginx offender %s in 30 s: %s", nginx.Key(), out)
 		Expect(strings.TrimSpace(out)).To(Equal("seen"))
+		for i := 0; i < scanned; i++ {
+			r := <-results
+			Expect(strings.TrimSpace(r.out)).NotTo(ContainSubstring("seen"), "decoy %s ran a package manager", r.w.Key())
+			var ee *exec.ExitError
+			Expect(errors.As(r.err, &ee) && ee.ExitCode() == 124).To(BeTrue(), "the scan of decoy %s did not run its 15 s: %v %s", r.w.Key(), r.err, r.out)
+		}
 		// /etc/passwd: BusyBox sed -i replaces the file, so its inode changes in the offender, and not in a decoy.
 		inode := func(w scenarios.Workload) string {
 			GinkgoHelper()

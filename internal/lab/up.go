@@ -23,6 +23,7 @@ import (
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
+	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -228,6 +229,23 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
+	// The workloads are created first and waited for last: their images
+	// start while the node, Falco and the terminal are prepared.
+	in, err := Instance(o.Name, l.State.Seed)
+	if err != nil {
+		return err
+	}
+	c, err := Client(o.CacheDir, o.Name)
+	if err != nil {
+		return err
+	}
+	var objs *manifests.Objects
+	if err := st.Step("Deploying the scenario's workloads and decoys", func() error {
+		objs, err = ApplyWorkloads(ctx, c, in, l.set)
+		return err
+	}); err != nil {
+		return err
+	}
 	if err := st.Step("Preparing "+cluster.WorkerNodeName(o.Name)+": syslog and ssh", func() error {
 		return prepareNode(ctx, falco.KindNode(worker), cluster.WorkerNodeName(o.Name))
 	}); err != nil {
@@ -236,19 +254,10 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err := l.installFalco(ctx, worker); err != nil {
 		return err
 	}
-	if err := st.Step("Deploying the scenario's workloads and decoys", func() error {
-		in, err := Instance(o.Name, l.State.Seed)
-		if err != nil {
-			return err
-		}
-		c, err := Client(o.CacheDir, o.Name)
-		if err != nil {
-			return err
-		}
-		objs, err := ApplyWorkloads(ctx, c, in, l.set)
-		if err != nil {
-			return err
-		}
+	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
+		return err
+	}
+	if err := st.Step("Waiting for the workloads to run", func() error {
 		if err := WaitAvailable(ctx, c, objs.Deployments, 4*time.Minute); err != nil {
 			return err
 		}
@@ -264,9 +273,6 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		}); err != nil {
 			return err
 		}
-	}
-	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
-		return err
 	}
 	return nil
 }
