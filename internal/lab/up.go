@@ -210,8 +210,10 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 			return l.provider.Create(ctx, o.Name,
 				cluster.CreateWithImages(l.set),
 				cluster.CreateWithRetain(o.Retain),
-				cluster.CreateWithKubeconfigPath(kindKubeconfig(o.CacheDir, o.Name)),
-				cluster.CreateWithWaitForReady(3*time.Minute))
+				// No wait for Ready here: the nodes become Ready while the
+				// workloads are created and the node and terminal prepared;
+				// the wait for the workloads covers it.
+				cluster.CreateWithKubeconfigPath(kindKubeconfig(o.CacheDir, o.Name)))
 		}); err != nil {
 			return err
 		}
