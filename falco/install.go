@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ckslab/ckslab/internal/wait"
 )
 
 // The lab's rules, appended to /etc/falco/falco_rules.yaml (see the file's header).
@@ -133,7 +135,7 @@ func RestoreRules(ctx context.Context, n Node) error {
 // WaitHealthy waits until the service is active and Falco's health endpoint
 // answers ok.
 func WaitHealthy(ctx context.Context, n Node, timeout time.Duration) error {
-	return poll(ctx, time.Second, timeout, "Falco to become healthy", func(ctx context.Context) (bool, string, error) {
+	return wait.Poll(ctx, time.Second, timeout, "Falco to become healthy", func(ctx context.Context) (bool, string, error) {
 		state, _ := n.Exec(ctx, nil, "systemctl", "is-active", Service)
 		if s := strings.TrimSpace(string(state)); s != "active" {
 			return false, "service falco is " + s, nil
@@ -153,7 +155,7 @@ func WaitHealthy(ctx context.Context, n Node, timeout time.Duration) error {
 // (a real one, written by Falco through rsyslog) and returns it parsed.
 func WaitFirstAlert(ctx context.Context, n Node, text string, timeout time.Duration) (Alert, error) {
 	var found Alert
-	err := poll(ctx, 2*time.Second, timeout, fmt.Sprintf("a Falco alert %q in /var/log/syslog", text), func(ctx context.Context) (bool, string, error) {
+	err := wait.Poll(ctx, 2*time.Second, timeout, fmt.Sprintf("a Falco alert %q in /var/log/syslog", text), func(ctx context.Context) (bool, string, error) {
 		out, err := n.Exec(ctx, nil, "grep", "-F", "--", text, "/var/log/syslog")
 		if err != nil {
 			return false, "no such line yet", nil

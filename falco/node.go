@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
@@ -60,28 +59,3 @@ func (e *ExecError) Error() string {
 }
 
 func (e *ExecError) Unwrap() error { return e.Err }
-
-// poll calls cond every interval until it reports done, ctx ends, or timeout
-// passes. On timeout the error says what cond last saw.
-func poll(ctx context.Context, interval, timeout time.Duration, what string, cond func(context.Context) (done bool, seen string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	var last string
-	for {
-		done, seen, err := cond(ctx)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		last = seen
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
-		case <-tick.C:
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/wait"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
 )
@@ -74,11 +75,7 @@ func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.I
 // WaitAvailable waits until every Deployment has all its replicas available,
 // and on timeout says which did not and what they showed.
 func WaitAvailable(ctx context.Context, c kubernetes.Interface, deployments []*appsv1.Deployment, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
+	return wait.Poll(ctx, time.Second, timeout, "the workloads", func(ctx context.Context) (bool, string, error) {
 		var waiting []string
 		for _, want := range deployments {
 			d, err := c.AppsV1().Deployments(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
@@ -89,16 +86,9 @@ func WaitAvailable(ctx context.Context, c kubernetes.Interface, deployments []*a
 				waiting = append(waiting, fmt.Sprintf("%s/%s: %d of %d available%s", d.Namespace, d.Name, d.Status.AvailableReplicas, *d.Spec.Replicas, podProblems(ctx, c, d)))
 			}
 		}
-		if len(waiting) == 0 {
-			return nil
-		}
 		sort.Strings(waiting)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out after %s waiting for the workloads; still waiting for: %s", timeout, strings.Join(waiting, "; "))
-		case <-tick.C:
-		}
-	}
+		return len(waiting) == 0, "still waiting for " + strings.Join(waiting, "; "), nil
+	})
 }
 
 // podProblems summarises why a Deployment's Pods are not ready.
