@@ -308,7 +308,9 @@ func (p *Provider) Delete(ctx context.Context, name, kubeconfigPath string) erro
 		return err
 	}
 	if err := p.kind.Delete(name, kubeconfigPath); err != nil {
-		return fmt.Errorf("deleting kind cluster %q: %w", name, err)
+		if err := p.thawAndRetry(ctx, name, kubeconfigPath, err); err != nil {
+			return err
+		}
 	}
 	if err := p.removeNetworkIfUnused(ctx); err != nil {
 		return err
