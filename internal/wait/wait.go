@@ -9,9 +9,10 @@ import (
 )
 
 // Poll calls cond every interval until it reports done, returns an error,
-// ctx ends, or timeout passes.
-func Poll(ctx context.Context, interval, timeout time.Duration, what string, cond func(context.Context) (done bool, seen string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// ctx ends, or timeout passes. When ctx itself ends (rather than the
+// timeout) the error wraps ctx's error.
+func Poll(parent context.Context, interval, timeout time.Duration, what string, cond func(context.Context) (done bool, seen string, err error)) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -27,6 +28,9 @@ func Poll(ctx context.Context, interval, timeout time.Duration, what string, con
 		last = seen
 		select {
 		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("stopped waiting for %s (%w); last seen: %s", what, err, last)
+			}
 			return fmt.Errorf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
 		case <-tick.C:
 		}
