@@ -137,8 +137,8 @@ func checkDeployment(t *testing.T, seed int64, w scenarios.Workload, d *appsv1.D
 		t.Fatalf("seed %d: %s has %d containers", seed, w.Key(), len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	if c.Name != w.Container || c.ImagePullPolicy != corev1.PullIfNotPresent || c.ReadinessProbe == nil {
-		t.Errorf("seed %d: %s container %s pull %s", seed, w.Key(), c.Name, c.ImagePullPolicy)
+	if c.Name != w.Container || c.ImagePullPolicy != corev1.PullIfNotPresent || c.ReadinessProbe == nil || c.StartupProbe == nil {
+		t.Errorf("seed %d: %s container %s pull %s, readiness probe %v, startup probe %v", seed, w.Key(), c.Name, c.ImagePullPolicy, c.ReadinessProbe != nil, c.StartupProbe != nil)
 	}
 	wantImage := map[scenarios.Image]string{scenarios.Nginx: images.PublicNginx, scenarios.Httpd: images.PublicHttpd}[w.Image]
 	if c.Image != wantImage {
