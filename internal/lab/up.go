@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/log"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
-	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -205,65 +203,66 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 
 func (l *Lab) converge(ctx context.Context, create bool) error {
 	o, st := l.opts, l.opts.Status
+	in, err := Instance(o.Name, l.State.Seed)
+	if err != nil {
+		return err
+	}
+	p := newPreparation(l, in, create)
 	if create {
-		if err := st.Step(fmt.Sprintf("Creating cluster %q (control plane and %s)", o.Name, cluster.WorkerNodeName(o.Name)), func() error {
-			return l.provider.Create(ctx, o.Name,
-				cluster.CreateWithImages(l.set),
-				cluster.CreateWithRetain(o.Retain),
-				// No wait for Ready here: the nodes become Ready while the
-				// workloads are created and the node and terminal prepared;
-				// the wait for the workloads covers it.
-				cluster.CreateWithKubeconfigPath(kindKubeconfig(o.CacheDir, o.Name)))
+		// Everything that needs only part of the cluster runs alongside
+		// kind's create, each task waiting for the part it needs: the
+		// terminal for the kind network, the node's services for the worker
+		// container, the context and the workloads for the API server.
+		if err := st.Step(fmt.Sprintf("Creating cluster %q (worker %s); terminal, node services, workloads alongside", o.Name, cluster.WorkerNodeName(o.Name)), func() error {
+			return p.alongside(ctx, func(ctx context.Context) error {
+				return l.provider.Create(ctx, o.Name,
+					cluster.CreateWithImages(l.set),
+					cluster.CreateWithRetain(o.Retain),
+					// No wait for Ready here: the wait for the workloads covers it.
+					cluster.CreateWithKubeconfigPath(kindKubeconfig(o.CacheDir, o.Name)))
+			})
 		}); err != nil {
 			return err
 		}
-	}
-	if err := st.Step(fmt.Sprintf("Adding kubeconfig context %s", l.State.Context), func() error {
-		cfg, err := l.provider.Kind().KubeConfig(o.Name, false)
-		if err != nil {
-			return err
+	} else {
+		// Converging a lab an interrupted up left: the same tasks, one after the other.
+		for _, t := range []struct {
+			msg string
+			fn  func(context.Context) error
+		}{
+			{"Adding kubeconfig context " + l.State.Context + " and deploying the workloads", p.kube},
+			{"Starting the exam terminal", p.terminal},
+			{"Preparing the worker: syslog, ssh and the Falco preflight", p.node},
+		} {
+			if err := st.Step(t.msg, func() error { return t.fn(ctx) }); err != nil {
+				return err
+			}
 		}
-		return kubeconfig.AddContext(o.Kubeconfig, l.State.Context, o.Name, []byte(cfg))
-	}); err != nil {
-		return err
 	}
 	worker, err := l.provider.Worker(o.Name)
 	if err != nil {
 		return err
 	}
-	// The workloads are created first and waited for last: their images
-	// start while the node, Falco and the terminal are prepared.
-	in, err := Instance(o.Name, l.State.Seed)
-	if err != nil {
-		return err
-	}
-	c, err := Client(o.CacheDir, o.Name)
-	if err != nil {
-		return err
-	}
-	var objs *manifests.Objects
-	if err := st.Step("Deploying the scenario's workloads and decoys", func() error {
-		objs, err = ApplyWorkloads(ctx, c, in, l.set)
-		return err
+	if err := st.Step("Naming the worker's host "+cluster.WorkerNodeName(o.Name), func() error {
+		return nameNode(ctx, falco.KindNode(worker), cluster.WorkerNodeName(o.Name))
 	}); err != nil {
 		return err
 	}
-	if err := st.Step("Preparing "+cluster.WorkerNodeName(o.Name)+": syslog and ssh", func() error {
-		return prepareNode(ctx, falco.KindNode(worker), cluster.WorkerNodeName(o.Name))
+	if err := l.installFalco(ctx, worker, p.preflight); err != nil {
+		return err
+	}
+	if err := st.Step("Waiting for the workloads to run (and checking the terminal's kubectl and ssh)", func() error {
+		return runConcurrently(ctx, []task{
+			{"the terminal's kubectl and ssh", p.finishTerminal},
+			{"the workloads available", func(ctx context.Context) error {
+				return WaitAvailable(ctx, p.client, p.objs.Deployments, 4*time.Minute)
+			}},
+		}, o.Logger.V(1).Infof)
 	}); err != nil {
 		return err
 	}
-	if err := l.installFalco(ctx, worker); err != nil {
-		return err
-	}
-	if err := st.Step("Starting the exam terminal", func() error { return l.startTerminal(ctx, worker) }); err != nil {
-		return err
-	}
-	if err := st.Step("Waiting for the workloads to run", func() error {
-		if err := WaitAvailable(ctx, c, objs.Deployments, 4*time.Minute); err != nil {
-			return err
-		}
-		return l.recordTruth(ctx, falco.KindNode(worker), c, in)
+	if err := st.Step("Recording the offenders' container ids", func() error {
+		return l.recordTruth(ctx, falco.KindNode(worker), p.client, in)
 	}); err != nil {
 		return err
 	}
@@ -279,12 +278,9 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	return nil
 }
 
-// recordTruth notes the offenders' container ids now and starts the
-// recorder that keeps noting them while the lab runs.
+// recordTruth notes the offenders' container ids now (the recorder that
+// keeps noting them while the lab runs was started with the node).
 func (l *Lab) recordTruth(ctx context.Context, n falco.Node, c kubernetes.Interface, in *scenarios.Instance) error {
-	if err := StartTruthRecorder(ctx, n, in); err != nil {
-		return err
-	}
 	truth, err := Truth(ctx, n, c, in, nil)
 	if err != nil {
 		return err
@@ -298,45 +294,44 @@ func (l *Lab) recordTruth(ctx context.Context, n falco.Node, c kubernetes.Interf
 	return nil
 }
 
-// prepareNode makes the worker behave like an exam node: its host name is
-// the node's name (kind names the container <name>-worker), rsyslog writes
-// /var/log/syslog, sshd runs. The local image set has rsyslog and sshd; a
-// node image without them (kind's public one) gets them from Debian's archive.
-func prepareNode(ctx context.Context, n falco.Node, hostname string) error {
-	if _, err := n.Exec(ctx, nil, "sh", "-c", `hostname "$1" && echo "$1" > /etc/hostname && (grep -q " $1\$" /etc/hosts || echo "127.0.1.1 $1" >> /etc/hosts)`, "sh", hostname); err != nil {
-		return fmt.Errorf("naming the node %s: %w", hostname, err)
-	}
+// startNodeServices makes the worker's services those of an exam node:
+// rsyslog writes /var/log/syslog and sshd runs. The local image set has
+// both; a node image without them (kind's public one) gets them from
+// Debian's archive.
+func startNodeServices(ctx context.Context, n falco.Node) error {
 	if _, err := n.Exec(ctx, nil, "sh", "-c", "command -v rsyslogd && command -v sshd"); err != nil {
 		if _, err := n.Exec(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rsyslog openssh-server"); err != nil {
 			return fmt.Errorf("installing rsyslog and openssh-server on the node (needs Debian's archive): %w", err)
 		}
 	}
-	for _, unit := range []string{"rsyslog", "ssh"} {
-		if _, err := n.Exec(ctx, nil, "systemctl", "enable", unit); err != nil {
-			return fmt.Errorf("enabling %s on the node: %w", unit, err)
-		}
-		// restart: rsyslog reads the host name when it starts
-		if _, err := n.Exec(ctx, nil, "systemctl", "restart", unit); err != nil {
-			return fmt.Errorf("starting %s on the node: %w", unit, err)
-		}
+	// Enabled (so a restarted node has them) only when not yet: enabling
+	// goes through Debian's SysV helper and takes most of a second.
+	if _, err := n.Exec(ctx, nil, "sh", "-c", `for u in rsyslog ssh; do systemctl -q is-enabled "$u" 2>/dev/null || systemctl enable "$u" || exit; done; systemctl start rsyslog ssh`); err != nil {
+		return fmt.Errorf("enabling and starting rsyslog and ssh on the node: %w", err)
 	}
 	return nil
 }
 
-// installFalco installs Falco on the worker, or records plainly why the lab
-// has none. It never pretends.
-func (l *Lab) installFalco(ctx context.Context, worker nodes.Node) error {
+// nameNode gives the worker the node's name as its host name (kind names
+// the container <name>-worker), as on the exam's node, and restarts rsyslog,
+// which reads the host name when it starts. It runs once the worker has
+// joined: kubeadm pinned the node's name then (it passes the kubelet a
+// --hostname-override because the names differed), so the host name can
+// change without the kubelet's node name following it.
+func nameNode(ctx context.Context, n falco.Node, hostname string) error {
+	if _, err := n.Exec(ctx, nil, "sh", "-c", `hostname "$1" && echo "$1" > /etc/hostname && (grep -q " $1\$" /etc/hosts || echo "127.0.1.1 $1" >> /etc/hosts) && systemctl restart rsyslog`, "sh", hostname); err != nil {
+		return fmt.Errorf("naming the node %s: %w", hostname, err)
+	}
+	return nil
+}
+
+// installFalco installs Falco on the worker when the preflight (done while
+// the node was prepared) allows, or records plainly why the lab has none.
+// It never pretends.
+func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Preflight) error {
 	o, st := l.opts, l.opts.Status
 	n := falco.KindNode(worker)
 	l.State.Falco = FalcoState{}
-	var pre falco.Preflight
-	if err := st.Step("Checking that Falco can run on "+cluster.WorkerNodeName(o.Name), func() error {
-		var err error
-		pre, err = falco.CheckNode(ctx, n, falco.Pinned)
-		return err
-	}); err != nil {
-		return err
-	}
 	if !pre.OK() {
 		l.State.Falco.Missing = pre.Error()
 		o.Logger.Warn("This lab has no Falco. " + pre.Error())
@@ -369,88 +364,6 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node) error {
 		return err
 	}
 	l.State.Falco = FalcoState{Installed: true, Version: version}
-	return nil
-}
-
-// startTerminal runs the exam terminal: a container on kind's network with
-// kubectl set to workload-prod, `ssh <name>-node1` working with a key, and
-// /opt/course from the host's course folder.
-func (l *Lab) startTerminal(ctx context.Context, worker nodes.Node) error {
-	o := l.opts
-	name := TerminalName(o.Name)
-	if err := os.MkdirAll(filepath.Join(CourseDir(o.CacheDir, o.Name), "2"), 0o777); err != nil {
-		return fmt.Errorf("creating the course folder: %w", err)
-	}
-	ip, err := containerIP(ctx, worker.String())
-	if err != nil {
-		return err
-	}
-	node := cluster.WorkerNodeName(o.Name)
-	running, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name)
-	switch {
-	case err == nil && strings.TrimSpace(string(running)) == "true":
-	case err == nil:
-		if err := exec.Command("docker", "start", name).Run(ctx); err != nil {
-			return err
-		}
-	default:
-		if err := exec.Command("docker", "run", "--detach", "--name", name, "--hostname", name,
-			"--network", "kind", "--label", LabelKey+"="+o.Name, "--add-host", node+":"+ip,
-			"--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
-			"--entrypoint", "sleep", l.set.Terminal, "infinity").Run(ctx); err != nil {
-			return fmt.Errorf("starting the exam terminal: %w", err)
-		}
-	}
-	term := func(stdin []byte, argv ...string) ([]byte, error) {
-		c := exec.Command("docker", append([]string{"exec", "--interactive", name}, argv...)...)
-		c.Stdin = stdin
-		return c.Output(ctx)
-	}
-	// Tools a learner expects; the local terminal image has them all.
-	if _, err := term(nil, "sh", "-c", "command -v ssh && command -v vim && command -v jq && command -v less"); err != nil {
-		if _, err := term(nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client vim less jq gawk procps"); err != nil {
-			return fmt.Errorf("installing the terminal's tools (needs Debian's archive): %w", err)
-		}
-	}
-	// kubectl: the cluster's internal address, context workload-prod.
-	internal, err := l.provider.Kind().KubeConfig(o.Name, true)
-	if err != nil {
-		return err
-	}
-	cfg, err := clientcmd.Load([]byte(internal))
-	if err != nil {
-		return err
-	}
-	c := cfg.Contexts[cfg.CurrentContext]
-	delete(cfg.Contexts, cfg.CurrentContext)
-	cfg.Contexts[ExamContext] = c
-	cfg.CurrentContext = ExamContext
-	kc, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return err
-	}
-	if _, err := term(nil, "mkdir", "-p", "/root/.kube", "/root/.ssh"); err != nil {
-		return err
-	}
-	if _, err := term(kc, "sh", "-c", "cat > /root/.kube/config && chmod 600 /root/.kube/config"); err != nil {
-		return err
-	}
-	// ssh: a key made in the terminal, authorised on the node.
-	sshConfig := fmt.Sprintf("Host %s\n  User root\n  StrictHostKeyChecking accept-new\n", node)
-	if _, err := term([]byte(sshConfig), "sh", "-c", "cat > /root/.ssh/config && chmod 600 /root/.ssh/config"); err != nil {
-		return err
-	}
-	pub, err := term(nil, "sh", "-c", "test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub")
-	if err != nil {
-		return fmt.Errorf("making the terminal's ssh key: %w", err)
-	}
-	n := falco.KindNode(worker)
-	if _, err := n.Exec(ctx, strings.NewReader(string(pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
-		return fmt.Errorf("authorising the terminal's key on %s: %w", node, err)
-	}
-	if _, err := term(nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
-		return fmt.Errorf("ssh %s from the exam terminal does not work: %w", node, err)
-	}
 	return nil
 }
 

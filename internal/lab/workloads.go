@@ -75,7 +75,7 @@ func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.I
 // WaitAvailable waits until every Deployment has all its replicas available,
 // and on timeout says which did not and what they showed.
 func WaitAvailable(ctx context.Context, c kubernetes.Interface, deployments []*appsv1.Deployment, timeout time.Duration) error {
-	return wait.Poll(ctx, time.Second, timeout, "the workloads", func(ctx context.Context) (bool, string, error) {
+	return wait.Poll(ctx, 250*time.Millisecond, timeout, "the workloads", func(ctx context.Context) (bool, string, error) {
 		var waiting []string
 		for _, want := range deployments {
 			d, err := c.AppsV1().Deployments(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})

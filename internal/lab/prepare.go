@@ -1,0 +1,388 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ckslab/ckslab/falco"
+	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/exec"
+	"github.com/ckslab/ckslab/internal/kubeconfig"
+	"github.com/ckslab/ckslab/internal/wait"
+	"github.com/ckslab/ckslab/manifests"
+	"github.com/ckslab/ckslab/scenarios"
+)
+
+// How long a task prepared alongside kind's create waits for the part of
+// the cluster it needs. kind's create takes well under a minute on a laptop;
+// these only bound a create that hangs.
+const alongsideTimeout = 5 * time.Minute
+
+// preparation is what up does besides kind's create: the exam terminal, the
+// worker's services and Falco preflight, the kubeconfig context and the
+// workloads. When up creates the cluster these run alongside kind's create,
+// each polling for the part of the cluster it needs (the worker's address,
+// the booted worker, the API server); when up converges an existing cluster
+// they run one after the other and find everything there.
+type preparation struct {
+	l  *Lab
+	in *scenarios.Instance
+	// poll: the cluster is being created; wait for its parts.
+	poll bool
+
+	// Results, each written by one task.
+	pub       []byte        // the terminal's public ssh key
+	pubReady  chan struct{} // closed when pub is set
+	apiReady  chan struct{} // closed when the API server answers ready
+	worker    falco.Node
+	preflight falco.Preflight
+	client    kubernetes.Interface
+	objs      *manifests.Objects
+}
+
+func newPreparation(l *Lab, in *scenarios.Instance, creating bool) *preparation {
+	return &preparation{l: l, in: in, poll: creating, pubReady: make(chan struct{}), apiReady: make(chan struct{})}
+}
+
+// alongside runs create and the preparation's tasks at the same time.
+func (p *preparation) alongside(ctx context.Context, create func(context.Context) error) error {
+	return runConcurrently(ctx, []task{
+		{"the cluster (kind's create)", create},
+		{"the exam terminal", p.terminal},
+		{"the worker's services and Falco preflight", p.node},
+		{"the kubeconfig context and the workloads", p.kube},
+		{"the workloads' images on the worker", p.warmImages(WorkerContainer(p.l.opts.Name))},
+		{"the workloads' images on the control plane", p.warmImages(ControlPlaneContainer(p.l.opts.Name))},
+	}, p.l.opts.Logger.V(1).Infof)
+}
+
+// task is one piece of work run concurrently with others.
+type task struct {
+	what string
+	fn   func(context.Context) error
+}
+
+// runConcurrently runs the tasks at the same time and returns the first
+// failure, naming its task. A failure cancels the context the others run
+// with, so their waits end; every task is waited for in every case (kind's
+// create takes no context, and one cut short would leave containers nobody
+// knows of). logf notes how long each task took.
+func runConcurrently(ctx context.Context, tasks []task, logf func(string, ...any)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for _, t := range tasks {
+		g.Go(func() error {
+			if err := t.fn(gctx); err != nil {
+				return fmt.Errorf("%s: %w", t.what, err)
+			}
+			logf("Done after %s: %s", time.Since(start).Round(100*time.Millisecond), t.what)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// kube adds the exam's context to the user's kubeconfig and creates the
+// workloads. While the cluster is created it waits for the control plane's
+// kubeconfig and for the API server to be ready; the workloads' Pods then
+// wait in the scheduler for the worker to join.
+func (p *preparation) kube(ctx context.Context) error {
+	o := p.l.opts
+	kind := p.l.provider.Kind()
+	var cfg string
+	get := func(ctx context.Context) (bool, string, error) {
+		var err error
+		cfg, err = kind.KubeConfig(o.Name, false)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	}
+	if !p.poll {
+		if done, seen, _ := get(ctx); !done {
+			return fmt.Errorf("reading lab %q's kubeconfig: %s", o.Name, seen)
+		}
+	} else if err := wait.Poll(ctx, time.Second, alongsideTimeout, "the control plane's kubeconfig", get); err != nil {
+		return err
+	}
+	rest, err := clientcmd.RESTConfigFromKubeConfig([]byte(cfg))
+	if err != nil {
+		return fmt.Errorf("reading lab %q's kubeconfig: %w", o.Name, err)
+	}
+	c, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return err
+	}
+	p.client = c
+	if p.poll {
+		if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "the API server to be ready", func(ctx context.Context) (bool, string, error) {
+			body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+			if err != nil {
+				return false, strings.TrimSpace(err.Error() + " " + string(body)), nil
+			}
+			return true, "", nil
+		}); err != nil {
+			return err
+		}
+		close(p.apiReady)
+	}
+	if err := kubeconfig.AddContext(o.Kubeconfig, p.l.State.Context, o.Name, []byte(cfg)); err != nil {
+		return err
+	}
+	apply := func(ctx context.Context) (bool, string, error) {
+		var err error
+		p.objs, err = ApplyWorkloads(ctx, c, p.in, p.l.set)
+		if err != nil && p.poll && ctx.Err() == nil {
+			// A control plane this young may still refuse (its
+			// controllers start); the creates are idempotent.
+			return false, err.Error(), nil
+		}
+		return err == nil, "", err
+	}
+	if !p.poll {
+		_, _, err := apply(ctx)
+		return err
+	}
+	return wait.Poll(ctx, 500*time.Millisecond, alongsideTimeout, "the API server to accept the workloads", apply)
+}
+
+// node prepares the worker (rsyslog, sshd, the truth recorder),
+// authorises the terminal's key there and checks whether Falco can run on it. While the
+// cluster is created it first waits for the worker's container to have
+// booted.
+func (p *preparation) node(ctx context.Context) error {
+	o := p.l.opts
+	if err := p.waitTurn(ctx, WorkerContainer(o.Name)); err != nil {
+		return err
+	}
+	w, err := p.l.provider.Worker(o.Name)
+	if err != nil {
+		return err
+	}
+	n := falco.KindNode(w)
+	p.worker = n
+	if err := startNodeServices(ctx, n); err != nil {
+		return err
+	}
+	// The recorder notes the offenders' container ids from their first
+	// start on, whenever that comes.
+	if err := StartTruthRecorder(ctx, n, p.in); err != nil {
+		return err
+	}
+	pre, err := falco.CheckNode(ctx, n, falco.Pinned)
+	if err != nil {
+		return err
+	}
+	p.preflight = pre
+	select {
+	case <-p.pubReady:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if _, err := n.Exec(ctx, strings.NewReader(string(p.pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
+		return fmt.Errorf("authorising the exam terminal's key on %s: %w", cluster.WorkerNodeName(o.Name), err)
+	}
+	return nil
+}
+
+// waitTurn is where a task alongside the create waits: until the API
+// server is ready (kind has set up the control plane and goes on to join
+// the worker) and the node container has booted. kind's first phase (node
+// containers, kubeadm init) keeps both cores busy; the join leaves them
+// mostly idle. Work started in the first phase only slowed kind down.
+func (p *preparation) waitTurn(ctx context.Context, container string) error {
+	if !p.poll {
+		return nil
+	}
+	select {
+	case <-p.apiReady:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return waitBooted(ctx, container)
+}
+
+// waitBooted waits until a node container exists and its systemd has
+// finished starting.
+func waitBooted(ctx context.Context, container string) error {
+	return wait.Poll(ctx, 500*time.Millisecond, alongsideTimeout, "container "+container+" to boot", func(ctx context.Context) (bool, string, error) {
+		out, err := exec.Output(ctx, "docker", "exec", container, "systemctl", "is-system-running", "--wait")
+		state := strings.TrimSpace(string(out))
+		if state == "running" || state == "degraded" {
+			return true, "", nil
+		}
+		if err != nil {
+			return false, strings.TrimSpace(state + " " + exec.OutputOf(err) + " " + err.Error()), nil
+		}
+		return false, state, nil
+	})
+}
+
+// warmImagesScript makes each image given ready to run on a node before the
+// kubelet asks for it: an image the node has (a node image with it
+// preloaded, as kind preloads, still packed) is unpacked; one it lacks is
+// pulled the way the kubelet would. Either is what makes a Pod's first
+// container slow to create; done while kind still sets up Kubernetes, the
+// workloads start sooner.
+const warmImagesScript = `set -e
+for img; do
+  if ctr -n k8s.io images ls -q | grep -qxF "$img"; then
+    d=$(mktemp -d)
+    ctr -n k8s.io images mount "$img" "$d" >/dev/null
+    ctr -n k8s.io images unmount --rm "$d" >/dev/null
+    rmdir "$d"
+  else
+    crictl pull "$img" >/dev/null
+  fi
+done`
+
+// warmImages readies the workloads' images and those of kube-system's
+// DaemonSets on a node (warmImagesScript) once it has booted. A failure is
+// noted (-v 1), not fatal.
+func (p *preparation) warmImages(container string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := p.waitTurn(ctx, container); err != nil {
+			return err
+		}
+		imgs := []string{p.l.set.Nginx, p.l.set.Httpd}
+		if p.poll && p.client != nil {
+			// And what every node runs before it is Ready: the DaemonSets
+			// kubeadm and kind have created by now (kube-proxy, the CNI).
+			imgs = append(imgs, daemonSetImages(ctx, p.client)...)
+		}
+		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", warmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
+			// Only a head start: the kubelet pulls or unpacks them anyway,
+			// and says so in the Pods' events if it cannot.
+			p.l.opts.Logger.V(1).Infof("Could not ready the images %s on %s ahead of the kubelet: %v", strings.Join(imgs, ", "), container, err)
+		}
+		return ctx.Err()
+	}
+}
+
+// daemonSetImages lists the images of kube-system's DaemonSets, or none
+// when they cannot be read.
+func daemonSetImages(ctx context.Context, c kubernetes.Interface) []string {
+	list, err := c.AppsV1().DaemonSets("kube-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ds := range list.Items {
+		for _, ct := range ds.Spec.Template.Spec.Containers {
+			if !slices.Contains(out, ct.Image) {
+				out = append(out, ct.Image)
+			}
+		}
+	}
+	return out
+}
+
+// terminal runs the exam terminal: a container on kind's network that
+// knows the worker by its node name, with the learner's tools, /opt/course
+// from the host's course folder, and an ssh key for the node. While the
+// cluster is created it first waits for the worker's address.
+func (p *preparation) terminal(ctx context.Context) error {
+	o := p.l.opts
+	name := TerminalName(o.Name)
+	if err := os.MkdirAll(filepath.Join(CourseDir(o.CacheDir, o.Name), "2"), 0o777); err != nil {
+		return fmt.Errorf("creating the course folder: %w", err)
+	}
+	var ip string
+	addr := func(ctx context.Context) (bool, string, error) {
+		var err error
+		ip, err = containerIP(ctx, WorkerContainer(o.Name))
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	}
+	if err := p.waitTurn(ctx, WorkerContainer(o.Name)); err != nil {
+		return err
+	}
+	if !p.poll {
+		if done, seen, _ := addr(ctx); !done {
+			return fmt.Errorf("the worker's address: %s", seen)
+		}
+	} else if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "the worker container's address", addr); err != nil {
+		return err
+	}
+	node := cluster.WorkerNodeName(o.Name)
+	running, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name)
+	switch {
+	case err == nil && strings.TrimSpace(string(running)) == "true":
+	case err == nil:
+		if err := exec.Command("docker", "start", name).Run(ctx); err != nil {
+			return err
+		}
+	default:
+		if err := exec.Command("docker", "run", "--detach", "--name", name, "--hostname", name,
+			"--network", "kind", "--label", LabelKey+"="+o.Name, "--add-host", node+":"+ip,
+			"--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
+			"--entrypoint", "sleep", p.l.set.Terminal, "infinity").Run(ctx); err != nil {
+			return fmt.Errorf("starting the exam terminal: %w", err)
+		}
+	}
+	// Tools a learner expects; the local terminal image has them all.
+	if _, err := p.inTerminal(ctx, nil, "sh", "-c", "command -v ssh && command -v vim && command -v jq && command -v less"); err != nil {
+		if _, err := p.inTerminal(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client vim less jq gawk procps"); err != nil {
+			return fmt.Errorf("installing the terminal's tools (needs Debian's archive): %w", err)
+		}
+	}
+	// ssh: a key made in the terminal; node authorises it.
+	sshConfig := fmt.Sprintf("Host %s\n  User root\n  StrictHostKeyChecking accept-new\n", node)
+	pub, err := p.inTerminal(ctx, []byte(sshConfig), "sh", "-c", "mkdir -p /root/.kube /root/.ssh && cat > /root/.ssh/config && chmod 600 /root/.ssh/config && "+
+		"{ test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; } && cat /root/.ssh/id_ed25519.pub")
+	if err != nil {
+		return fmt.Errorf("making the terminal's ssh key: %w", err)
+	}
+	p.pub = pub
+	close(p.pubReady)
+	return nil
+}
+
+// finishTerminal gives the terminal its kubeconfig (the cluster's internal
+// address, context workload-prod; known only once the cluster exists) and
+// checks that `ssh <name>-node1` works from it.
+func (p *preparation) finishTerminal(ctx context.Context) error {
+	o := p.l.opts
+	internal, err := p.l.provider.Kind().KubeConfig(o.Name, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.Load([]byte(internal))
+	if err != nil {
+		return err
+	}
+	c := cfg.Contexts[cfg.CurrentContext]
+	delete(cfg.Contexts, cfg.CurrentContext)
+	cfg.Contexts[ExamContext] = c
+	cfg.CurrentContext = ExamContext
+	kc, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := p.inTerminal(ctx, kc, "sh", "-c", "cat > /root/.kube/config && chmod 600 /root/.kube/config"); err != nil {
+		return err
+	}
+	node := cluster.WorkerNodeName(o.Name)
+	if _, err := p.inTerminal(ctx, nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
+		return fmt.Errorf("ssh %s from the exam terminal does not work: %w", node, err)
+	}
+	return nil
+}
+
+func (p *preparation) inTerminal(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {
+	c := exec.Command("docker", append([]string{"exec", "--interactive", TerminalName(p.l.opts.Name)}, argv...)...)
+	c.Stdin = stdin
+	return c.Output(ctx)
+}

@@ -1,0 +1,84 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRunConcurrentlyRunsTasksDuringCreate(t *testing.T) {
+	// The tasks wait for something only create makes (as the real ones wait
+	// for the worker or the API server), and create waits for a task: the
+	// run can only end if they really run at the same time.
+	apiUp := make(chan struct{})
+	terminalReady := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	create := func(ctx context.Context) error {
+		close(apiUp)
+		select {
+		case <-terminalReady:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		note("create done")
+		return nil
+	}
+	waitAPI := func(ctx context.Context) error {
+		select {
+		case <-apiUp:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		note("workloads applied")
+		return nil
+	}
+	terminal := func(context.Context) error { note("terminal ready"); close(terminalReady); return nil }
+	var logged []string
+	logf := func(f string, a ...any) { mu.Lock(); logged = append(logged, fmt.Sprintf(f, a...)); mu.Unlock() }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runConcurrently(ctx, []task{{"create", create}, {"the workloads", waitAPI}, {"the terminal", terminal}}, logf); err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 3 || len(logged) != 3 {
+		t.Errorf("order %v, logged %v", order, logged)
+	}
+	for _, l := range logged {
+		if !strings.HasPrefix(l, "Done after ") {
+			t.Errorf("log line %q", l)
+		}
+	}
+}
+
+func TestRunConcurrentlyFailures(t *testing.T) {
+	boom := errors.New("no such image")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitForever := func(ctx context.Context) error { <-ctx.Done(); return fmt.Errorf("stopped waiting: %w", ctx.Err()) }
+	noLog := func(string, ...any) {}
+
+	// A task fails: its error names it, the other tasks' waits end, and
+	// create still runs to its end.
+	createEnded := false
+	create := func(context.Context) error { createEnded = true; return nil }
+	err := runConcurrently(ctx, []task{{"create", create}, {"the exam terminal", func(context.Context) error { return boom }}, {"the workloads", waitForever}}, noLog)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "the exam terminal: no such image") {
+		t.Errorf("task failure reads %v", err)
+	}
+	if !createEnded {
+		t.Error("create was not waited for")
+	}
+
+	// create fails: its error is the one returned, and the waits end.
+	kindErr := errors.New("creating kind cluster \"cluster1\": boom")
+	err = runConcurrently(ctx, []task{{"create", func(context.Context) error { return kindErr }}, {"the node", waitForever}, {"the workloads", waitForever}}, noLog)
+	if !errors.Is(err, kindErr) {
+		t.Errorf("create failure reads %v", err)
+	}
+}
