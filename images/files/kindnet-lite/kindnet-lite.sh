@@ -25,5 +25,9 @@ while true; do
       ip route replace "$cidr" via "$ip" && echo "route $cidr via $ip ($name)"
     fi
   done < /tmp/nodes
-  sleep 5
+  # Until this node's CNI config is written (its podCIDR may not be assigned
+  # yet), look again within a second: the node is not Ready before that.
+  # kindnetd reacts to node events; a 5 s poll from the start made every
+  # new node wait up to 5 s longer.
+  if [ -f "$CONF" ]; then sleep 5; else sleep 1; fi
 done
