@@ -87,6 +87,22 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(again.ReadyAt).To(Equal(state.ReadyAt))
 	}, NodeTimeout(time.Minute))
 
+	It("converges a lab an interrupted up left half-made", func(ctx SpecContext) {
+		// What an up stopped after the cluster was created leaves: the state
+		// without ReadyAt, and (here) no exam terminal.
+		half, err := lab.Load(cacheDir, e2eLab)
+		Expect(err).NotTo(HaveOccurred())
+		half.ReadyAt = time.Time{}
+		Expect(half.Save(cacheDir)).To(Succeed())
+		out, err := exec.CommandContext(ctx, "docker", "rm", "--force", half.Terminal).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		state, err = lab.Up(ctx, opts)
+		must(err, "ckslab up after an interrupted up")
+		Expect(state.ReadyAt).NotTo(BeZero())
+		Expect(state.CreatedAt).To(BeTemporally("==", half.CreatedAt), "the same lab, converged, not a new one")
+		// The specs below check the terminal, its kubectl and ssh again.
+	}, NodeTimeout(5*time.Minute))
+
 	It("adds its own kubeconfig context and nothing else", func() {
 		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())
