@@ -44,25 +44,43 @@ type preparation struct {
 	pub       []byte        // the terminal's public ssh key
 	pubReady  chan struct{} // closed when pub is set
 	apiReady  chan struct{} // closed when the API server answers ready
-	worker    falco.Node
 	preflight falco.Preflight
 	client    kubernetes.Interface
 	objs      *manifests.Objects
+
+	// waitWarm waits for the readying of the nodes' images to end, stopWarm
+	// ends it early; both are no-ops when there is none.
+	waitWarm, stopWarm func()
 }
 
 func newPreparation(l *Lab, in *scenarios.Instance, creating bool) *preparation {
-	return &preparation{l: l, in: in, poll: creating, pubReady: make(chan struct{}), apiReady: make(chan struct{})}
+	return &preparation{l: l, in: in, poll: creating, pubReady: make(chan struct{}), apiReady: make(chan struct{}),
+		waitWarm: func() {}, stopWarm: func() {}}
 }
 
-// alongside runs create and the preparation's tasks at the same time.
+// alongside runs create and the preparation's tasks at the same time. It
+// also starts readying the nodes' images, which may go on after the create
+// (waitWarm waits for that; stopWarm ends it early).
 func (p *preparation) alongside(ctx context.Context, create func(context.Context) error) error {
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Only a head start, never fatal (warmImages): the error is nil.
+		_ = runConcurrently(wctx, []task{
+			{"the images on the worker", p.warmImages(WorkerContainer(p.l.opts.Name), true)},
+			// The control plane runs two decoys; its kubelet already
+			// starts its DaemonSets when the API server answers.
+			{"the workloads' images on the control plane", p.warmImages(ControlPlaneContainer(p.l.opts.Name), false)},
+		}, p.l.opts.Logger.V(1).Infof)
+	}()
+	p.waitWarm = func() { <-done }
+	p.stopWarm = func() { cancel(); <-done }
 	return runConcurrently(ctx, []task{
 		{"the cluster (kind's create)", create},
 		{"the exam terminal", p.terminal},
-		{"the worker's services and Falco preflight", p.node},
+		{"the worker's services, name and Falco preflight", p.node},
 		{"the kubeconfig context and the workloads", p.kube},
-		{"the workloads' images on the worker", p.warmImages(WorkerContainer(p.l.opts.Name))},
-		{"the workloads' images on the control plane", p.warmImages(ControlPlaneContainer(p.l.opts.Name))},
 	}, p.l.opts.Logger.V(1).Infof)
 }
 
@@ -156,10 +174,10 @@ func (p *preparation) kube(ctx context.Context) error {
 	return wait.Poll(ctx, 500*time.Millisecond, alongsideTimeout, "the API server to accept the workloads", apply)
 }
 
-// node prepares the worker (rsyslog, sshd, the truth recorder),
-// authorises the terminal's key there and checks whether Falco can run on it. While the
-// cluster is created it first waits for the worker's container to have
-// booted.
+// node prepares the worker (rsyslog, sshd, the truth recorder), checks
+// whether Falco can run on it, authorises the terminal's key there and
+// gives it the node's name as host name.
+// While the cluster is created it first waits for its turn (waitTurn).
 func (p *preparation) node(ctx context.Context) error {
 	o := p.l.opts
 	if err := p.waitTurn(ctx, WorkerContainer(o.Name)); err != nil {
@@ -170,7 +188,6 @@ func (p *preparation) node(ctx context.Context) error {
 		return err
 	}
 	n := falco.KindNode(w)
-	p.worker = n
 	if err := startNodeServices(ctx, n); err != nil {
 		return err
 	}
@@ -192,7 +209,20 @@ func (p *preparation) node(ctx context.Context) error {
 	if _, err := n.Exec(ctx, strings.NewReader(string(p.pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
 		return fmt.Errorf("authorising the exam terminal's key on %s: %w", cluster.WorkerNodeName(o.Name), err)
 	}
-	return nil
+	// The host name changes once the worker has registered: its kubelet's
+	// flags are written by then (nameNode says why that matters).
+	if p.poll {
+		if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "node "+cluster.WorkerNodeName(o.Name)+" to register", func(ctx context.Context) (bool, string, error) {
+			_, err := p.client.CoreV1().Nodes().Get(ctx, cluster.WorkerNodeName(o.Name), metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			return true, "", nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nameNode(ctx, n, cluster.WorkerNodeName(o.Name))
 }
 
 // waitTurn is where a task alongside the create waits: until the API
@@ -246,19 +276,24 @@ for img; do
   fi
 done`
 
-// warmImages readies the workloads' images and those of kube-system's
-// DaemonSets on a node (warmImagesScript) once it has booted. A failure is
-// noted (-v 1), not fatal.
-func (p *preparation) warmImages(container string) func(context.Context) error {
+// warmImages readies the workloads' images on a node (warmImagesScript)
+// once it is its turn, and with daemonSets those of kube-system's
+// DaemonSets too. A failure is noted (-v 1), not fatal.
+func (p *preparation) warmImages(container string, daemonSets bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := p.waitTurn(ctx, container); err != nil {
 			return err
 		}
 		imgs := []string{p.l.set.Nginx, p.l.set.Httpd}
-		if p.poll && p.client != nil {
-			// And what every node runs before it is Ready: the DaemonSets
-			// kubeadm and kind have created by now (kube-proxy, the CNI).
-			imgs = append(imgs, daemonSetImages(ctx, p.client)...)
+		if daemonSets && p.poll && p.client != nil {
+			// Then what the node runs before it is Ready, unless the
+			// kubelet got to them first: the images of kube-system's
+			// DaemonSets there are by now (kube-proxy, the CNI).
+			for _, img := range daemonSetImages(ctx, p.client) {
+				if !slices.Contains(imgs, img) {
+					imgs = append(imgs, img)
+				}
+			}
 		}
 		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", warmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
 			// Only a head start: the kubelet pulls or unpacks them anyway,
@@ -290,7 +325,7 @@ func daemonSetImages(ctx context.Context, c kubernetes.Interface) []string {
 // terminal runs the exam terminal: a container on kind's network that
 // knows the worker by its node name, with the learner's tools, /opt/course
 // from the host's course folder, and an ssh key for the node. While the
-// cluster is created it first waits for the worker's address.
+// cluster is created it first waits for its turn (waitTurn).
 func (p *preparation) terminal(ctx context.Context) error {
 	o := p.l.opts
 	name := TerminalName(o.Name)

@@ -208,6 +208,7 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		return err
 	}
 	p := newPreparation(l, in, create)
+	defer p.stopWarm()
 	if create {
 		// Everything that needs only part of the cluster runs alongside
 		// kind's create, each task waiting for the part it needs: the
@@ -232,7 +233,7 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		}{
 			{"Adding kubeconfig context " + l.State.Context + " and deploying the workloads", p.kube},
 			{"Starting the exam terminal", p.terminal},
-			{"Preparing the worker: syslog, ssh and the Falco preflight", p.node},
+			{"Preparing the worker: syslog, ssh, its name and the Falco preflight", p.node},
 		} {
 			if err := st.Step(t.msg, func() error { return t.fn(ctx) }); err != nil {
 				return err
@@ -241,11 +242,6 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	}
 	worker, err := l.provider.Worker(o.Name)
 	if err != nil {
-		return err
-	}
-	if err := st.Step("Naming the worker's host "+cluster.WorkerNodeName(o.Name), func() error {
-		return nameNode(ctx, falco.KindNode(worker), cluster.WorkerNodeName(o.Name))
-	}); err != nil {
 		return err
 	}
 	if err := l.installFalco(ctx, worker, p.preflight); err != nil {
@@ -261,6 +257,7 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	}); err != nil {
 		return err
 	}
+	p.waitWarm()
 	if err := st.Step("Recording the offenders' container ids", func() error {
 		return l.recordTruth(ctx, falco.KindNode(worker), p.client, in)
 	}); err != nil {
