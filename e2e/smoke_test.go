@@ -17,6 +17,7 @@ import (
 
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/lab"
 )
 
 // e2eCluster never collides with a learner's cluster1.
@@ -98,6 +99,22 @@ var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 		Expect(lines).To(HaveLen(2), "exec output %q", stdout.String())
 		Expect(lines[0]).To(Equal("ckslab-42"))
 		Expect(lines[1]).To(HavePrefix("nginx version: nginx/"), "the workload image's nginx")
+	}, NodeTimeout(5*time.Minute))
+
+	It("readies an image on a node ahead of the kubelet (up's head start)", func(ctx SpecContext) {
+		node := e2eCluster + "-control-plane"
+		unpacked := func() string {
+			out, err := inContainer(ctx, node, "sh", "-c", "ctr -n k8s.io images check 2>/dev/null | awk -v ref=\"$1\" '$1 == ref || $1 == \"docker.io/library/\" ref {print $NF}'", "sh", set.Httpd)
+			Expect(err).NotTo(HaveOccurred(), out)
+			return strings.TrimSpace(out)
+		}
+		// The local node image has it preloaded and packed (as kind
+		// preloads); a public node image lacks it and the script pulls it.
+		before := unpacked()
+		Expect(before).NotTo(Equal("true"), "httpd must not be unpacked on the control plane before")
+		out, err := inContainer(ctx, node, "sh", "-c", lab.WarmImagesScript, "sh", set.Httpd)
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(unpacked()).To(Equal("true"), "httpd unpacked on the control plane after (was %q)", before)
 	}, NodeTimeout(5*time.Minute))
 
 	It("deletes the cluster and leaves no containers, volumes or networks", func(ctx SpecContext) {

@@ -258,13 +258,13 @@ func waitBooted(ctx context.Context, container string) error {
 	})
 }
 
-// warmImagesScript makes each image given ready to run on a node before the
+// WarmImagesScript (sh -c, the images as arguments) makes each image given ready to run on a node before the
 // kubelet asks for it: an image the node has (a node image with it
 // preloaded, as kind preloads, still packed) is unpacked; one it lacks is
 // pulled the way the kubelet would. Either is what makes a Pod's first
 // container slow to create; done while kind still sets up Kubernetes, the
 // workloads start sooner.
-const warmImagesScript = `set -e
+const WarmImagesScript = `set -e
 for img; do
   if ctr -n k8s.io images ls -q | grep -qxF "$img"; then
     d=$(mktemp -d)
@@ -276,7 +276,7 @@ for img; do
   fi
 done`
 
-// warmImages readies the workloads' images on a node (warmImagesScript)
+// warmImages readies the workloads' images on a node (WarmImagesScript)
 // once it is its turn, and with daemonSets those of kube-system's
 // DaemonSets too. A failure is noted (-v 1), not fatal.
 func (p *preparation) warmImages(container string, daemonSets bool) func(context.Context) error {
@@ -295,7 +295,7 @@ func (p *preparation) warmImages(container string, daemonSets bool) func(context
 				}
 			}
 		}
-		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", warmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
+		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", WarmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
 			// Only a head start: the kubelet pulls or unpacks them anyway,
 			// and says so in the Pods' events if it cannot.
 			p.l.opts.Logger.V(1).Infof("Could not ready the images %s on %s ahead of the kubelet: %v", strings.Join(imgs, ", "), container, err)
