@@ -126,11 +126,7 @@ func (p *preparation) kube(ctx context.Context) error {
 		}
 		return true, "", nil
 	}
-	if !p.poll {
-		if done, seen, _ := get(ctx); !done {
-			return fmt.Errorf("reading lab %q's kubeconfig: %s", o.Name, seen)
-		}
-	} else if err := wait.Poll(ctx, time.Second, alongsideTimeout, "the control plane's kubeconfig", get); err != nil {
+	if err := p.await(ctx, time.Second, "the control plane's kubeconfig", get); err != nil {
 		return err
 	}
 	rest, err := clientcmd.RESTConfigFromKubeConfig([]byte(cfg))
@@ -143,7 +139,7 @@ func (p *preparation) kube(ctx context.Context) error {
 	}
 	p.client = c
 	if p.poll {
-		if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "the API server to be ready", func(ctx context.Context) (bool, string, error) {
+		if err := p.await(ctx, 250*time.Millisecond, "the API server to be ready", func(ctx context.Context) (bool, string, error) {
 			body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 			if err != nil {
 				return false, strings.TrimSpace(err.Error() + " " + string(body)), nil
@@ -157,21 +153,34 @@ func (p *preparation) kube(ctx context.Context) error {
 	if err := kubeconfig.AddContext(o.Kubeconfig, p.l.State.Context, o.Name, []byte(cfg)); err != nil {
 		return err
 	}
-	apply := func(ctx context.Context) (bool, string, error) {
+	if !p.poll {
+		p.objs, err = ApplyWorkloads(ctx, c, p.in, p.l.set)
+		return err
+	}
+	return p.await(ctx, 500*time.Millisecond, "the API server to accept the workloads", func(ctx context.Context) (bool, string, error) {
 		var err error
 		p.objs, err = ApplyWorkloads(ctx, c, p.in, p.l.set)
-		if err != nil && p.poll && ctx.Err() == nil {
+		if err != nil {
 			// A control plane this young may still refuse (its
 			// controllers start); the creates are idempotent.
 			return false, err.Error(), nil
 		}
-		return err == nil, "", err
+		return true, "", nil
+	})
+}
+
+// await waits for cond while the cluster is being created (polling every
+// interval); on a cluster that exists it asks once, and what cond saw is
+// the error.
+func (p *preparation) await(ctx context.Context, interval time.Duration, what string, cond func(context.Context) (bool, string, error)) error {
+	if p.poll {
+		return wait.Poll(ctx, interval, alongsideTimeout, what, cond)
 	}
-	if !p.poll {
-		_, _, err := apply(ctx)
+	done, seen, err := cond(ctx)
+	if err != nil || done {
 		return err
 	}
-	return wait.Poll(ctx, 500*time.Millisecond, alongsideTimeout, "the API server to accept the workloads", apply)
+	return fmt.Errorf("%s: %s", what, seen)
 }
 
 // node prepares the worker (rsyslog, sshd, the truth recorder), checks
@@ -212,7 +221,7 @@ func (p *preparation) node(ctx context.Context) error {
 	// The host name changes once the worker has registered: its kubelet's
 	// flags are written by then (nameNode says why that matters).
 	if p.poll {
-		if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "node "+cluster.WorkerNodeName(o.Name)+" to register", func(ctx context.Context) (bool, string, error) {
+		if err := p.await(ctx, 250*time.Millisecond, "node "+cluster.WorkerNodeName(o.Name)+" to register", func(ctx context.Context) (bool, string, error) {
 			_, err := p.client.CoreV1().Nodes().Get(ctx, cluster.WorkerNodeName(o.Name), metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error(), nil
@@ -344,11 +353,7 @@ func (p *preparation) terminal(ctx context.Context) error {
 	if err := p.waitTurn(ctx, WorkerContainer(o.Name)); err != nil {
 		return err
 	}
-	if !p.poll {
-		if done, seen, _ := addr(ctx); !done {
-			return fmt.Errorf("the worker's address: %s", seen)
-		}
-	} else if err := wait.Poll(ctx, 250*time.Millisecond, alongsideTimeout, "the worker container's address", addr); err != nil {
+	if err := p.await(ctx, 250*time.Millisecond, "the worker container's address", addr); err != nil {
 		return err
 	}
 	node := cluster.WorkerNodeName(o.Name)

@@ -82,3 +82,30 @@ func TestRunConcurrentlyFailures(t *testing.T) {
 		t.Errorf("create failure reads %v", err)
 	}
 }
+
+func TestAwait(t *testing.T) {
+	ctx := context.Background()
+	// On an existing cluster: asked once; what it saw is the error.
+	existing := &preparation{}
+	calls := 0
+	err := existing.await(ctx, time.Millisecond, "the worker container's address", func(context.Context) (bool, string, error) {
+		calls++
+		return false, "no such container", nil
+	})
+	if calls != 1 || err == nil || err.Error() != "the worker container's address: no such container" {
+		t.Errorf("existing cluster: %d calls, err %v", calls, err)
+	}
+	if err := existing.await(ctx, time.Millisecond, "x", func(context.Context) (bool, string, error) { return true, "", nil }); err != nil {
+		t.Errorf("existing cluster, done: %v", err)
+	}
+	// While creating: polled until done.
+	creating := &preparation{poll: true}
+	calls = 0
+	err = creating.await(ctx, time.Millisecond, "x", func(context.Context) (bool, string, error) {
+		calls++
+		return calls == 3, "not yet", nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("creating: %d calls, err %v", calls, err)
+	}
+}
