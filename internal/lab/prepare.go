@@ -286,23 +286,24 @@ for img; do
 done`
 
 // warmImages readies the workloads' images on a node (WarmImagesScript)
-// once it is its turn, and with daemonSets those of kube-system's
-// DaemonSets too. A failure is noted (-v 1), not fatal.
-func (p *preparation) warmImages(container string, daemonSets bool) func(context.Context) error {
+// once it is its turn. On the worker it readies first what the node needs
+// to become Ready, and kube-proxy last (workerImageOrder). A failure is
+// noted (-v 1), not fatal.
+func (p *preparation) warmImages(container string, worker bool) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := p.waitTurn(ctx, container); err != nil {
 			return err
 		}
 		imgs := []string{p.l.set.Nginx, p.l.set.Httpd}
-		if daemonSets && p.poll && p.client != nil {
-			// Then what the node runs before it is Ready, unless the
-			// kubelet got to them first: the images of kube-system's
-			// DaemonSets there are by now (kube-proxy, the CNI).
-			for _, img := range daemonSetImages(ctx, p.client) {
-				if !slices.Contains(imgs, img) {
-					imgs = append(imgs, img)
-				}
+		if worker {
+			// Read from the node rather than from the API: kind creates the
+			// DaemonSets only at the end of its control-plane phase, after
+			// this starts.
+			out, err := exec.Output(ctx, "docker", "exec", container, "sh", "-c", nodeImagesScript)
+			if err != nil {
+				p.l.opts.Logger.V(1).Infof("Could not list the images on %s: %v", container, err)
 			}
+			imgs = workerImageOrder(string(out), imgs)
 		}
 		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", WarmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
 			// Only a head start: the kubelet pulls or unpacks them anyway,
@@ -313,22 +314,60 @@ func (p *preparation) warmImages(container string, daemonSets bool) func(context
 	}
 }
 
-// daemonSetImages lists the images of kube-system's DaemonSets, or none
-// when they cannot be read.
-func daemonSetImages(ctx context.Context, c kubernetes.Interface) []string {
-	list, err := c.AppsV1().DaemonSets("kube-system").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, ds := range list.Items {
-		for _, ct := range ds.Spec.Template.Spec.Containers {
-			if !slices.Contains(out, ct.Image) {
-				out = append(out, ct.Image)
+// nodeImagesScript prints the images a kind node holds, a line "---", and
+// the CNI manifest kind applies (kind's node images keep it at this path).
+const nodeImagesScript = `ctr -n k8s.io images ls -q; echo ---; cat /kind/manifests/default-cni.yaml 2>/dev/null || true`
+
+// workerImageOrder orders the images to ready on the worker by when its
+// kubelet needs them, from nodeImagesScript's output: the pod sandbox and
+// the CNI's images first (the node is Ready only once its CNI Pod has
+// written the network config, and the workloads are scheduled only then),
+// then the workloads, then kube-proxy (which nothing here waits for). An
+// image the output does not name is left out; workloads are always kept.
+func workerImageOrder(out string, workloads []string) []string {
+	var sandbox, proxy, cni []string
+	inManifest := false
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "---" && !inManifest:
+			inManifest = true
+		case !inManifest:
+			if strings.Contains(line, "@") || strings.HasPrefix(line, "sha256:") {
+				continue
+			}
+			switch imageBase(line) {
+			case "pause":
+				sandbox = append(sandbox, line)
+			case "kube-proxy":
+				proxy = append(proxy, line)
+			}
+		default:
+			k, v, ok := strings.Cut(strings.TrimPrefix(line, "- "), ":")
+			if ok && k == "image" {
+				if ref := strings.Trim(strings.TrimSpace(v), `"'`); ref != "" {
+					cni = append(cni, ref)
+				}
 			}
 		}
 	}
-	return out
+	var imgs []string
+	for _, group := range [][]string{sandbox, cni, workloads, proxy} {
+		for _, ref := range group {
+			if !slices.Contains(imgs, ref) {
+				imgs = append(imgs, ref)
+			}
+		}
+	}
+	return imgs
+}
+
+// imageBase is an image reference's last path element without its tag:
+// "pause" for "example.test/pause:3.10".
+func imageBase(ref string) string {
+	name := ref[strings.LastIndex(ref, "/")+1:]
+	name, _, _ = strings.Cut(name, ":")
+	return name
 }
 
 // terminal runs the exam terminal: a container on kind's network that

@@ -109,3 +109,58 @@ func TestAwait(t *testing.T) {
 		t.Errorf("creating: %d calls, err %v", calls, err)
 	}
 }
+
+// nodeImagesOutput is nodeImagesScript's output on a worker of the local
+// image set (trimmed), with a CNI manifest as kind's node images carry.
+const nodeImagesOutput = `ckslab.local/coredns:v1.14.6
+ckslab.local/etcd:3.7.0-0
+ckslab.local/httpd:cde5f30db1d3
+ckslab.local/kindnet-lite:710746bd6703
+ckslab.local/kube-apiserver:v1.37.2
+ckslab.local/kube-proxy:v1.37.2
+ckslab.local/nginx:c46779f753b9
+ckslab.local/pause:3.10.2
+import-2026-11-27@sha256:5004c6921d922ec0eaf765a2b2e15f161b8f6c4ef295f1080278aab3aa1492f6
+sha256:0e7dc2c043ab6bf5f55d023846cce512f80bfea17a8560e38310143d36ce2bd7
+---
+# The image is filled in by images/steps/node-image.sh; the next line is a marker kind looks for.
+# would you kindly patch this file
+---
+apiVersion: apps/v1
+kind: DaemonSet
+spec:
+  template:
+    spec:
+      containers:
+      - name: kindnet-lite
+        image: ckslab.local/kindnet-lite:710746bd6703
+      initContainers:
+      - image: "example.test/cni-plugins:v1"
+        name: install
+`
+
+func TestWorkerImageOrder(t *testing.T) {
+	workloads := []string{"ckslab.local/nginx:c46779f753b9", "ckslab.local/httpd:cde5f30db1d3"}
+	cases := []struct {
+		name, out string
+		want      []string
+	}{
+		{"local node", nodeImagesOutput, []string{
+			"ckslab.local/pause:3.10.2",
+			"ckslab.local/kindnet-lite:710746bd6703", "example.test/cni-plugins:v1",
+			"ckslab.local/nginx:c46779f753b9", "ckslab.local/httpd:cde5f30db1d3",
+			"ckslab.local/kube-proxy:v1.37.2",
+		}},
+		{"no manifest, registry with a port", "example.test:5000/k8s/pause:3.10\nexample.test/kube-proxy:v1.37.0\n---\n",
+			append(append([]string{"example.test:5000/k8s/pause:3.10"}, workloads...), "example.test/kube-proxy:v1.37.0")},
+		{"nothing listed (the node could not be read)", "", workloads},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := workerImageOrder(c.out, workloads)
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("workerImageOrder:\n got  %q\n want %q", got, c.want)
+			}
+		})
+	}
+}
