@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/klient"
@@ -116,6 +117,39 @@ var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(unpacked()).To(Equal("true"), "httpd unpacked on the control plane after (was %q)", before)
 	}, NodeTimeout(5*time.Minute))
+
+	It("lists, from the worker itself, what its kubelet needs first: the sandbox, the CNI, then the workloads, kube-proxy last", func(ctx SpecContext) {
+		worker := e2eCluster + "-worker"
+		out, err := inContainer(ctx, worker, "sh", "-c", lab.NodeImagesScript)
+		Expect(err).NotTo(HaveOccurred(), out)
+		workloads := []string{set.Nginx, set.Httpd}
+		order := lab.WorkerImageOrder(out, workloads)
+		at := func(ref string) int {
+			for i, r := range order {
+				if r == ref || r == "docker.io/library/"+ref {
+					return i
+				}
+			}
+			return -1
+		}
+		// The truth: the DaemonSets kind created, as the API server has them.
+		var dss appsv1.DaemonSetList
+		Expect(client.Resources("kube-system").List(ctx, &dss)).To(Succeed())
+		Expect(dss.Items).NotTo(BeEmpty())
+		for _, ds := range dss.Items {
+			for _, c := range ds.Spec.Template.Spec.Containers {
+				i := at(c.Image)
+				Expect(i).To(BeNumerically(">=", 0), "DaemonSet %s's image %s missing from %q", ds.Name, c.Image, order)
+				if ds.Name == "kube-proxy" {
+					Expect(i).To(Equal(len(order)-1), "kube-proxy last in %q", order)
+				} else {
+					Expect(i).To(BeNumerically("<", at(set.Nginx)), "the CNI's %s before the workloads in %q", c.Image, order)
+				}
+			}
+		}
+		Expect(order[0]).To(MatchRegexp(`/pause:`), "the pod sandbox first in %q", order)
+		Expect(at(set.Nginx)).To(BeNumerically("<", at(set.Httpd)))
+	}, NodeTimeout(2*time.Minute))
 
 	It("deletes the cluster and leaves no containers, volumes or networks", func(ctx SpecContext) {
 		var err error

@@ -287,7 +287,7 @@ done`
 
 // warmImages readies the workloads' images on a node (WarmImagesScript)
 // once it is its turn. On the worker it readies first what the node needs
-// to become Ready, and kube-proxy last (workerImageOrder). A failure is
+// to become Ready, and kube-proxy last (WorkerImageOrder). A failure is
 // noted (-v 1), not fatal.
 func (p *preparation) warmImages(container string, worker bool) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -299,11 +299,11 @@ func (p *preparation) warmImages(container string, worker bool) func(context.Con
 			// Read from the node rather than from the API: kind creates the
 			// DaemonSets only at the end of its control-plane phase, after
 			// this starts.
-			out, err := exec.Output(ctx, "docker", "exec", container, "sh", "-c", nodeImagesScript)
+			out, err := exec.Output(ctx, "docker", "exec", container, "sh", "-c", NodeImagesScript)
 			if err != nil {
 				p.l.opts.Logger.V(1).Infof("Could not list the images on %s: %v", container, err)
 			}
-			imgs = workerImageOrder(string(out), imgs)
+			imgs = WorkerImageOrder(string(out), imgs)
 		}
 		if _, err := exec.Output(ctx, "docker", append([]string{"exec", container, "sh", "-c", WarmImagesScript, "sh"}, imgs...)...); err != nil && ctx.Err() == nil {
 			// Only a head start: the kubelet pulls or unpacks them anyway,
@@ -314,17 +314,17 @@ func (p *preparation) warmImages(container string, worker bool) func(context.Con
 	}
 }
 
-// nodeImagesScript prints the images a kind node holds, a line "---", and
+// NodeImagesScript prints the images a kind node holds, a line "---", and
 // the CNI manifest kind applies (kind's node images keep it at this path).
-const nodeImagesScript = `ctr -n k8s.io images ls -q; echo ---; cat /kind/manifests/default-cni.yaml 2>/dev/null || true`
+const NodeImagesScript = `ctr -n k8s.io images ls -q; echo ---; cat /kind/manifests/default-cni.yaml 2>/dev/null || true`
 
-// workerImageOrder orders the images to ready on the worker by when its
-// kubelet needs them, from nodeImagesScript's output: the pod sandbox and
+// WorkerImageOrder orders the images to ready on the worker by when its
+// kubelet needs them, from NodeImagesScript's output: the pod sandbox and
 // the CNI's images first (the node is Ready only once its CNI Pod has
 // written the network config, and the workloads are scheduled only then),
 // then the workloads, then kube-proxy (which nothing here waits for). An
 // image the output does not name is left out; workloads are always kept.
-func workerImageOrder(out string, workloads []string) []string {
+func WorkerImageOrder(out string, workloads []string) []string {
 	var sandbox, proxy, cni []string
 	inManifest := false
 	for _, line := range strings.Split(out, "\n") {

@@ -110,7 +110,7 @@ func TestAwait(t *testing.T) {
 	}
 }
 
-// nodeImagesOutput is nodeImagesScript's output on a worker of the local
+// nodeImagesOutput is NodeImagesScript's output on a worker of the local
 // image set (trimmed), with a CNI manifest as kind's node images carry.
 const nodeImagesOutput = `ckslab.local/coredns:v1.14.6
 ckslab.local/etcd:3.7.0-0
@@ -157,9 +157,9 @@ func TestWorkerImageOrder(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := workerImageOrder(c.out, workloads)
+			got := WorkerImageOrder(c.out, workloads)
 			if strings.Join(got, " ") != strings.Join(c.want, " ") {
-				t.Errorf("workerImageOrder:\n got  %q\n want %q", got, c.want)
+				t.Errorf("WorkerImageOrder:\n got  %q\n want %q", got, c.want)
 			}
 		})
 	}
