@@ -73,23 +73,50 @@ func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.I
 }
 
 // WaitAvailable waits until every Deployment has all its replicas available,
-// and on timeout says which did not and what they showed.
+// and on timeout says which did not and what they showed. Each look is one
+// list of ckslab's Deployments (a lab that is starting has both cores busy;
+// a request per Deployment every quarter second was a good part of the API
+// server's work); why the Pods of the ones still waiting are not ready is
+// read only every few seconds, for the message.
 func WaitAvailable(ctx context.Context, c kubernetes.Interface, deployments []*appsv1.Deployment, timeout time.Duration) error {
+	var detailsAt time.Time
+	details := map[string]string{}
 	return wait.Poll(ctx, 250*time.Millisecond, timeout, "the workloads", func(ctx context.Context) (bool, string, error) {
+		list, err := c.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			LabelSelector: manifests.LabelManagedBy + "=" + manifests.ManagedBy,
+		})
+		if err != nil {
+			return false, "listing the Deployments: " + err.Error(), nil
+		}
+		have := map[string]*appsv1.Deployment{}
+		for i := range list.Items {
+			have[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+		}
+		explain := time.Since(detailsAt) >= detailsEvery
+		if explain {
+			detailsAt = time.Now()
+		}
 		var waiting []string
 		for _, want := range deployments {
-			d, err := c.AppsV1().Deployments(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+			key := want.Namespace + "/" + want.Name
+			d, ok := have[key]
 			switch {
-			case err != nil:
-				waiting = append(waiting, fmt.Sprintf("%s/%s: %v", want.Namespace, want.Name, err))
+			case !ok:
+				waiting = append(waiting, key+": not found")
 			case d.Status.ObservedGeneration < d.Generation || d.Status.AvailableReplicas < *d.Spec.Replicas || d.Status.UpdatedReplicas < *d.Spec.Replicas:
-				waiting = append(waiting, fmt.Sprintf("%s/%s: %d of %d available%s", d.Namespace, d.Name, d.Status.AvailableReplicas, *d.Spec.Replicas, podProblems(ctx, c, d)))
+				if explain {
+					details[key] = podProblems(ctx, c, d)
+				}
+				waiting = append(waiting, fmt.Sprintf("%s: %d of %d available%s", key, d.Status.AvailableReplicas, *d.Spec.Replicas, details[key]))
 			}
 		}
 		sort.Strings(waiting)
 		return len(waiting) == 0, "still waiting for " + strings.Join(waiting, "; "), nil
 	})
 }
+
+// detailsEvery is how often WaitAvailable reads why Pods are not ready.
+const detailsEvery = 3 * time.Second
 
 // podProblems summarises why a Deployment's Pods are not ready.
 func podProblems(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment) string {
