@@ -3,7 +3,9 @@
 // configuration) against `ckslab up`; `ckslab reset` against `down` + `up`;
 // `ckslab grade` on a live lab; and the lab's memory at rest (the sum over its
 // containers). Each is measured -runs times; it prints the median and the
-// spread (min-max). Run it with `make bench-lab`.
+// spread (min-max). Before each timed step it lets the machine settle (settle),
+// so that no step pays for the writes and deletes of the one before. Run it
+// with `make bench-lab`.
 package main
 
 import (
@@ -109,6 +111,7 @@ func run(ctx context.Context, runs int) error {
 
 	for i := 0; i < runs; i++ {
 		fmt.Fprintf(os.Stderr, "run %d of %d\n", i+1, runs)
+		settle(ctx)
 		start := time.Now()
 		if err := provider.Create(ctx, name, cluster.CreateWithImages(set), cluster.CreateWithKubeconfigPath(kubeconfig)); err != nil {
 			return err
@@ -118,6 +121,7 @@ func run(ctx context.Context, runs int) error {
 			return err
 		}
 
+		settle(ctx)
 		start = time.Now()
 		if _, err := lab.Up(ctx, opts); err != nil {
 			return err
@@ -137,12 +141,14 @@ func run(ctx context.Context, runs int) error {
 		}
 		grade.xs = append(grade.xs, time.Since(start).Seconds())
 
+		settle(ctx)
 		start = time.Now()
 		if err := lab.Reset(ctx, cache, name, nil, os.Stderr); err != nil {
 			return err
 		}
 		reset.xs = append(reset.xs, time.Since(start).Seconds())
 
+		settle(ctx)
 		start = time.Now()
 		if err := down(); err != nil {
 			return err
@@ -164,6 +170,54 @@ func run(ctx context.Context, runs int) error {
 	fmt.Printf("\nckslab up / bare kind create: %.2fx (what ckslab adds: %.0f%% of what kind takes). reset / (down + up): %.2f.\n",
 		median(up.xs)/median(kind.xs), 100*(median(up.xs)-median(kind.xs))/median(kind.xs), median(reset.xs)/median(downUp.xs))
 	return nil
+}
+
+// settle waits for the machine to be quiet before a timed step: it writes
+// out what is buffered (sync), then waits until the CPUs are less than a
+// quarter busy (waiting for the disk counts) over two seconds (a lab at rest stays below that), at most a
+// minute. Deleting a cluster leaves a second or more of disk and CPU work
+// behind it that would otherwise be billed to the next step.
+func settle(ctx context.Context) {
+	start := time.Now()
+	_ = exec.Command("sync").Run(ctx)
+	prev, ok := cpuTimes()
+	for ok && time.Since(start) < time.Minute {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		cur, _ := cpuTimes()
+		busy, total := cur[0]-prev[0], cur[1]-prev[1]
+		prev = cur
+		if total > 0 && busy/total < 0.25 {
+			break
+		}
+	}
+	fmt.Fprintf(os.Stderr, "  settled in %.1f s\n", time.Since(start).Seconds())
+}
+
+// cpuTimes reads the busy and total CPU time from /proc/stat (Linux); ok is
+// false where there is none.
+func cpuTimes() (t [2]float64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return t, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return t, false
+	}
+	// user nice system idle iowait irq softirq steal (guest time is in user)
+	for i, v := range f[1:9] {
+		x, _ := strconv.ParseFloat(v, 64)
+		t[1] += x
+		if i != 3 { // idle; waiting for the disk counts as busy
+			t[0] += x
+		}
+	}
+	return t, true
 }
 
 // labMemory sums the memory use docker reports for the lab's containers.
