@@ -13,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/grader"
@@ -20,6 +21,7 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/lab"
 	"github.com/ckslab/ckslab/internal/status"
+	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -217,6 +219,59 @@ var _ = Describe("grading", Label("grading"), Ordered, func() {
 		r := grade(ctx)
 		Expect(result(r, "decoys-untouched").Status).To(Equal(grader.Pass))
 		Expect(result(r, "offender-1-scaled").Status).To(Equal(grader.Fail), "case 1 is running again")
+	}, NodeTimeout(5*time.Minute))
+
+	It("records a restarted offender's new container, and still knows it once the offender is scaled away", func(ctx SpecContext) {
+		w, _ := in.Offender(1)
+		worker := lab.WorkerContainer(e2eGradeLab)
+		running := func(ctx context.Context) (string, error) {
+			out, err := inContainer(ctx, worker, "sh", "-c", `crictl ps --namespace "$1" --name "^$2\$" -q 2>/dev/null`, "sh", w.Namespace, w.Container)
+			if err != nil {
+				return "", fmt.Errorf("crictl ps: %w: %s", err, out)
+			}
+			return strings.TrimSpace(out), nil
+		}
+		old, err := running(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(old)).To(HaveLen(1), "one running container of %s", w.Key())
+		out, err := inContainer(ctx, worker, "crictl", "stop", old)
+		Expect(err).NotTo(HaveOccurred(), out)
+		var restarted string
+		must(waitFor(ctx, "the kubelet to restart "+w.Key()+" in a new container", 2*time.Minute, time.Second, func(ctx context.Context) (bool, string, error) {
+			id, err := running(ctx)
+			restarted = id
+			return id != "" && id != old, "running: " + id, err
+		}), "")
+		kubectl(ctx, state.Terminal, "-n", w.Namespace, "scale", "deploy", w.Deployment, "--replicas", "0")
+		must(waitFor(ctx, "no container of "+w.Key()+" running", 2*time.Minute, time.Second, func(ctx context.Context) (bool, string, error) {
+			id, err := running(ctx)
+			return id == "", "running: " + id, err
+		}), "")
+
+		// No Pod of it is left to ask the API about, and the state saved at
+		// up predates the restart: only the node's recorder saw it.
+		c, err := lab.Client(cacheDir, e2eGradeLab)
+		Expect(err).NotTo(HaveOccurred())
+		must(waitFor(ctx, "no Pod of "+w.Key()+" in the API", 2*time.Minute, time.Second, func(ctx context.Context) (bool, string, error) {
+			pods, err := c.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifests.LabelApp + "=" + w.Deployment})
+			if err != nil {
+				return false, "", err
+			}
+			return len(pods.Items) == 0, fmt.Sprintf("%d Pods", len(pods.Items)), nil
+		}), "")
+		node, err := clusterProvider().Worker(e2eGradeLab)
+		Expect(err).NotTo(HaveOccurred())
+		truth, err := lab.Truth(ctx, falco.KindNode(node), c, in, nil)
+		Expect(err).NotTo(HaveOccurred())
+		for _, id := range []string{old, restarted} {
+			short, err := falco.NormalizeContainerID(id)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(truth[1]).To(ContainElement(short), "the recorder on the node noted %s", id)
+		}
+		short, _ := falco.NormalizeContainerID(restarted)
+		writeAnswer(answerLines("06:38:28.077150666", 11, 3*time.Second, short, w.Container))
+		res := result(grade(ctx), "answer-case-1")
+		Expect(res.Status).To(Equal(grader.Pass), text(res))
 	}, NodeTimeout(5*time.Minute))
 
 	It("passes the cluster checks after the reference solution, and says what it could not do", func(ctx SpecContext) {
