@@ -15,9 +15,10 @@ import (
 	"github.com/ckslab/ckslab/scenarios"
 )
 
-// The truth recorder runs on the worker node while the lab runs: every 2 s it
-// notes the ids of the offenders' containers (restarts included), so that
-// grading knows them after the learner scaled the Pods away.
+// The truth recorder runs on the worker node while the lab runs: whenever a
+// container starts there it notes the ids of the offenders' containers
+// (restarts included), so that grading knows them after the learner scaled
+// the Pods away.
 const (
 	truthScript    = "/usr/local/sbin/ckslab-truth"
 	truthUnit      = "ckslab-truth.service"
@@ -25,31 +26,48 @@ const (
 	truthLog       = "/var/lib/ckslab/truth"
 )
 
-const truthScriptText = `#!/bin/sh
+const truthScriptText = `#!/bin/bash
 # ckslab: records the container ids of the lab's offenders while the lab runs
 # (the grader's truth). /etc/ckslab/offenders has one "case namespace container"
 # line per offender; ids are appended to /var/lib/ckslab/truth as "case id".
+# It looks when it starts, whenever a container starts on this node (containerd's
+# events), and after 30 s without any event. When the event stream ends
+# (containerd restarted) it exits, and systemd starts it again.
 out=/var/lib/ckslab/truth
 mkdir -p /var/lib/ckslab
 touch "$out"
-while :; do
+scan() {
   while read -r c ns name; do
     [ -n "$name" ] || continue
     for id in $(crictl ps -a --namespace "$ns" --name "^$name\$" -q 2>/dev/null); do
       grep -qx "$c $id" "$out" || echo "$c $id" >> "$out"
     done
   done < /etc/ckslab/offenders
-  sleep 2
-done
+}
+scan
+ctr -n k8s.io events 2>/dev/null | {
+  scan # a container that started while the stream was being opened
+  while :; do
+    if IFS= read -r -t 30 line; then
+      case "$line" in *" /tasks/start "*) scan ;; esac
+    elif [ $? -gt 128 ]; then
+      scan
+    else
+      exit 1
+    fi
+  done
+}
 `
 
 const truthUnitText = `[Unit]
 Description=ckslab: record the offenders' container ids for grading
 After=containerd.service
+StartLimitIntervalSec=0
 
 [Service]
-ExecStart=/bin/sh /usr/local/sbin/ckslab-truth
+ExecStart=/bin/bash /usr/local/sbin/ckslab-truth
 Restart=always
+RestartSec=2
 
 [Install]
 WantedBy=multi-user.target
