@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,14 +125,9 @@ var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		workloads := []string{set.Nginx, set.Httpd}
 		order := lab.WorkerImageOrder(out, workloads)
-		at := func(ref string) int {
-			for i, r := range order {
-				if r == ref || r == "docker.io/library/"+ref {
-					return i
-				}
-			}
-			return -1
-		}
+		// The order holds the references as the node's images and kind's CNI
+		// manifest spell them, the same strings the DaemonSets use.
+		at := func(ref string) int { return slices.Index(order, ref) }
 		// The truth: the DaemonSets kind created, as the API server has them.
 		var dss appsv1.DaemonSetList
 		Expect(client.Resources("kube-system").List(ctx, &dss)).To(Succeed())
