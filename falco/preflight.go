@@ -84,12 +84,12 @@ func CheckNode(ctx context.Context, n Node, pkg Package) (Preflight, error) {
 		if !errors.As(err, &ee) {
 			return p, err
 		}
-		why := "processes may not raise RLIMIT_MEMLOCK"
+		why := "The lab's nodes may not raise RLIMIT_MEMLOCK"
 		if !has(bnd, capSysResource) {
 			why += " (CAP_SYS_RESOURCE is missing from the capability bounding set of this machine's containers)"
 		}
 		p.Problems = append(p.Problems, Problem{Check: "memlock",
-			Problem: "On this machine " + why + ", and Falco's libraries stop when that raise is refused.",
+			Problem: why + ", and Falco's libraries stop when that raise is refused.",
 			Fix:     "Run the lab where the Docker engine has CAP_SYS_RESOURCE (a normal Docker installation on a laptop or VM has it)."})
 	}
 	return p, nil
