@@ -92,8 +92,10 @@ compute_keys() {
   K_PAUSE=$(key_of pause "$PAUSE_VERSION" "$K8S_VERSION" "$gcc_v" "$(files_digest "$S/pause.sh")")
   local r
   for r in node net nginx httpd terminal; do
+    local inputs=("$S/rootfs.sh" "$IMAGES_DIR/rootfs/$r.list")
+    [ ! -f "$IMAGES_DIR/rootfs/$r.purge" ] || inputs+=("$IMAGES_DIR/rootfs/$r.purge")
     printf -v "K_ROOTFS_${r}" '%s' "$(key_of rootfs "$r" "$DEBIAN_SUITE" "$DEBIAN_REFRESH" \
-      "$(files_digest "$S/rootfs.sh" "$IMAGES_DIR/rootfs/$r.list")")"
+      "$(files_digest "${inputs[@]}")")"
   done
   # images (lib.sh holds the image-making helper, so it feeds every image key)
   local LIB; LIB=$(files_digest "$IMAGES_DIR/lib.sh")
