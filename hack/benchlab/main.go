@@ -1,8 +1,10 @@
 // Command benchlab measures what users feel of the lab, on this machine, in
 // one run: a bare kind create (kind's library, the same node image and
-// configuration) against `ckslab up`; `ckslab reset` against `down` + `up`;
-// `ckslab grade` on a live lab; and the lab's memory at rest (the sum over its
-// containers). Each is measured -runs times; it prints the median and the
+// configuration) against `ckslab up`, both in seconds and in the CPU time the
+// machine spent, with the bare cluster also timed until every node is Ready;
+// `ckslab reset` against `down` + `up`; `ckslab grade` on a live lab; and the
+// lab's memory at rest (the sum over its containers). Each is measured -runs
+// times; it prints each run's create and up on stderr, then the median and the
 // spread (min-max). Before each timed step it lets the machine settle (settle),
 // so that no step pays for the writes and deletes of the one before. Run it
 // with `make bench-lab`.
@@ -22,12 +24,18 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/docker"
 	"github.com/ckslab/ckslab/internal/docker/shim"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/lab"
+	"github.com/ckslab/ckslab/internal/wait"
 )
 
 const name = "ckslab-bench"
@@ -51,18 +59,16 @@ type series struct {
 }
 
 func (s series) String() string {
-	xs := slices.Clone(s.xs)
-	slices.Sort(xs)
-	med := xs[len(xs)/2]
-	if len(xs)%2 == 0 {
-		med = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-	}
-	return fmt.Sprintf("| %s | %.2f %s | %.2f–%.2f | %d |", s.what, med, s.unit, xs[0], xs[len(xs)-1], len(xs))
+	return fmt.Sprintf("| %s | %.2f %s | %.2f–%.2f | %d |", s.what, median(s.xs), s.unit, slices.Min(s.xs), slices.Max(s.xs), len(s.xs))
 }
 
+// median of xs (the mean of the middle two for an even count).
 func median(xs []float64) float64 {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
 	return xs[len(xs)/2]
 }
 
@@ -108,25 +114,41 @@ func run(ctx context.Context, runs int) error {
 	reset := series{what: "`ckslab reset`, s", unit: "s"}
 	downUp := series{what: "`ckslab down` + `ckslab up`, s", unit: "s"}
 	mem := series{what: "the lab's memory at rest (sum over its containers), MiB", unit: "MiB"}
+	// The CPU time the whole machine spent during a step (both cores, the
+	// engine and the nodes included): the work a step costs, which varies
+	// far less from run to run than its duration on a busy 2-core machine.
+	kindCPU := series{what: "CPU time during the bare kind create (all cores, whole machine), core-s", unit: "core-s"}
+	kindReady := series{what: "bare kind create until every node is Ready (what `kind create --wait` waits for, and for the worker too), s", unit: "s"}
+	kindReadyCPU := series{what: "CPU time until every node of the bare cluster is Ready (all cores, whole machine), core-s", unit: "core-s"}
+	upCPU := series{what: "CPU time during `ckslab up` (all cores, whole machine), core-s", unit: "core-s"}
 
 	for i := 0; i < runs; i++ {
 		fmt.Fprintf(os.Stderr, "run %d of %d\n", i+1, runs)
 		settle(ctx)
-		start := time.Now()
+		start, cpu0 := time.Now(), busySeconds()
 		if err := provider.Create(ctx, name, cluster.CreateWithImages(set), cluster.CreateWithKubeconfigPath(kubeconfig)); err != nil {
 			return err
 		}
 		kind.xs = append(kind.xs, time.Since(start).Seconds())
+		kindCPU.xs = append(kindCPU.xs, cpuSince(cpu0))
+		if err := nodesReady(ctx, kubeconfig); err != nil {
+			return err
+		}
+		kindReady.xs = append(kindReady.xs, time.Since(start).Seconds())
+		kindReadyCPU.xs = append(kindReadyCPU.xs, cpuSince(cpu0))
 		if err := provider.Delete(ctx, name, kubeconfig); err != nil {
 			return err
 		}
 
 		settle(ctx)
-		start = time.Now()
+		start, cpu0 = time.Now(), busySeconds()
 		if _, err := lab.Up(ctx, opts); err != nil {
 			return err
 		}
 		up.xs = append(up.xs, time.Since(start).Seconds())
+		upCPU.xs = append(upCPU.xs, cpuSince(cpu0))
+		fmt.Fprintf(os.Stderr, "  bare kind create %.1f s (%.1f core-s of CPU; every node Ready at %.1f s, %.1f core-s), ckslab up %.1f s (%.1f core-s): %.2fx\n",
+			kind.xs[i], kindCPU.xs[i], kindReady.xs[i], kindReadyCPU.xs[i], up.xs[i], upCPU.xs[i], up.xs[i]/kind.xs[i])
 
 		// At rest: the workloads have run for a while after up.
 		m, err := labMemory(ctx)
@@ -164,12 +186,54 @@ func run(ctx context.Context, runs int) error {
 	fmt.Printf("Image set: %s. Machine: %d runs on %s.\n\n", set.Name, runs, machine(ctx))
 	fmt.Println("| what | median | spread (min–max) | runs |")
 	fmt.Println("|---|---|---|---|")
-	for _, s := range []series{kind, up, reset, downUp, grade, mem} {
+	all := []series{kind, kindReady, up, reset, downUp, grade, mem}
+	if len(kindCPU.xs) > 0 && !slices.Contains(kindCPU.xs, -1) && !slices.Contains(kindReadyCPU.xs, -1) && !slices.Contains(upCPU.xs, -1) {
+		all = append(all, kindCPU, kindReadyCPU, upCPU)
+	}
+	for _, s := range all {
 		fmt.Println(s)
 	}
 	fmt.Printf("\nckslab up / bare kind create: %.2fx (what ckslab adds: %.0f%% of what kind takes). reset / (down + up): %.2f.\n",
 		median(up.xs)/median(kind.xs), 100*(median(up.xs)-median(kind.xs))/median(kind.xs), median(reset.xs)/median(downUp.xs))
+	fmt.Printf("ckslab up / bare kind create until every node is Ready: %.2fx.\n", median(up.xs)/median(kindReady.xs))
+	if len(all) > 7 {
+		fmt.Printf("CPU time, ckslab up / bare kind create: %.2fx; / bare kind create until every node is Ready: %.2fx.\n",
+			median(upCPU.xs)/median(kindCPU.xs), median(upCPU.xs)/median(kindReadyCPU.xs))
+	}
 	return nil
+}
+
+// nodesReady waits until every node of the cluster the kubeconfig points
+// at is Ready, looking every 250 ms, at most 5 minutes.
+func nodesReady(ctx context.Context, kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	return wait.Poll(ctx, 250*time.Millisecond, 5*time.Minute, "every node Ready", func(ctx context.Context) (bool, string, error) {
+		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var notReady []string
+		for _, n := range nodes.Items {
+			ready := false
+			for _, cond := range n.Status.Conditions {
+				ready = ready || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
+			}
+			if !ready {
+				notReady = append(notReady, n.Name)
+			}
+		}
+		if len(nodes.Items) == 0 || len(notReady) > 0 {
+			return false, fmt.Sprintf("%d nodes, not Ready: %v", len(nodes.Items), notReady), nil
+		}
+		return true, "", nil
+	})
 }
 
 // settle waits for the machine to be quiet before a timed step: it writes
@@ -218,6 +282,40 @@ func cpuTimes() (t [2]float64, ok bool) {
 		}
 	}
 	return t, true
+}
+
+// busySeconds is the CPU time all cores have spent running code since boot
+// (user, nice, system, irq and softirq of /proc/stat's first line, counted
+// in USER_HZ, 100 a second on Linux; waiting for the disk and time stolen
+// by the hypervisor are not work), in seconds; -1 where there is none.
+func busySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return -1
+	}
+	var ticks float64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		x, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return -1
+		}
+		ticks += x
+	}
+	return ticks / 100
+}
+
+// cpuSince is the CPU time spent since busySeconds returned from, or -1.
+func cpuSince(from float64) float64 {
+	now := busySeconds()
+	if from < 0 || now < 0 {
+		return -1
+	}
+	return now - from
 }
 
 // labMemory sums the memory use docker reports for the lab's containers.
