@@ -101,8 +101,10 @@ compute_keys() {
   local LIB; LIB=$(files_digest "$IMAGES_DIR/lib.sh")
   K_IMG_COMPONENTS=$(key_of components "$K_K8S" "$K_ETCD" "$K_COREDNS" "$K_PAUSE" "$K_ROOTFS_net" \
     "$ETCD_IMAGE_TAG" "$IMAGE_REPOSITORY" "$LIB" "$(files_digest "$S/img-components.sh" "$IMAGES_DIR/files/kindnet-lite")")
-  K_NGINX=$(key_of nginx "$K_ROOTFS_nginx" "$LIB" "$(files_digest "$S/img-workloads.sh" "$IMAGES_DIR/files/nginx")")
-  K_HTTPD=$(key_of httpd "$K_ROOTFS_httpd" "$LIB" "$(files_digest "$S/img-workloads.sh" "$IMAGES_DIR/files/httpd")")
+  # nginx and httpd are a layer on net-base (made with img-components) computed by hack/layerdiff
+  local LAYERDIFF; LAYERDIFF=$(files_digest "$IMAGES_DIR/../hack/layerdiff/main.go")
+  K_NGINX=$(key_of nginx "$K_ROOTFS_nginx" "$K_IMG_COMPONENTS" "$LAYERDIFF" "$LIB" "$(files_digest "$S/img-workloads.sh" "$IMAGES_DIR/files/nginx")")
+  K_HTTPD=$(key_of httpd "$K_ROOTFS_httpd" "$K_IMG_COMPONENTS" "$LAYERDIFF" "$LIB" "$(files_digest "$S/img-workloads.sh" "$IMAGES_DIR/files/httpd")")
   K_TERMINAL=$(key_of terminal "$K_ROOTFS_terminal" "$K_K8S" "$LIB" "$(files_digest "$S/img-workloads.sh" "$IMAGES_DIR/files/terminal")")
   K_NODE=$(key_of node "$K_ROOTFS_node" "$K_K8S" "$K_CONTAINERD" "$K_RUNC" "$K_CRICTL" "$K_IMG_COMPONENTS" \
     "$KIND_VERSION" "$NODE_PRELOAD" "$K_NGINX" "$K_HTTPD" "$K_TERMINAL" "$LIB" \
@@ -172,7 +174,7 @@ is_cached() {
 step_inputs() {
   case $1 in
     img-components) echo go-k8s go-etcd go-coredns pause rootfs-net ;;
-    img-workloads) echo go-k8s rootfs-nginx rootfs-httpd rootfs-terminal ;;
+    img-workloads) echo go-k8s rootfs-net rootfs-nginx rootfs-httpd rootfs-terminal img-components ;;
     node-image) echo go-k8s go-containerd go-runc go-crictl rootfs-node ;;
   esac
 }

@@ -51,5 +51,39 @@ docker_import_dir() {
   fi
 }
 
+# docker_layer_on BASE_REF BASE_TREE TREE REF [INSTRUCTION...]: make an image of TREE as one layer on top of the
+# image BASE_REF, which must be BASE_TREE imported as one layer (docker_import_dir): the layer holds only what
+# differs (hack/layerdiff: changed and new files, whiteouts for removed ones). Images that share BASE_REF share
+# its layer in Docker and in the node's containerd, and a node unpacks it once. Instructions as docker_import_dir.
+docker_layer_on() {
+  local base=$1 base_tree=$2 tree=$3 ref=$4; shift 4
+  local tmp="${ref%:*}:import-${ref##*:}" old w tool="$CACHE/work/layerdiff"
+  old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
+  [ "$(docker image inspect -f '{{len .RootFS.Layers}}' "$base")" = 1 ] || die "$base: not a one-layer image"
+  (cd "$IMAGES_DIR/.." && go build -o "$tool" ./hack/layerdiff)
+  w=$(mktemp -d "$CACHE/work/layer.XXXXXX")
+  docker save "$base" | tar -x -C "$w"
+  "$tool" "$base_tree" "$tree" > "$w/layer.tar"
+  local sum cfg cid
+  sum=$(sha256sum "$w/layer.tar" | cut -d' ' -f1)
+  mkdir "$w/$sum" && mv "$w/layer.tar" "$w/$sum/layer.tar"
+  cfg=$(jq -r '.[0].Config' "$w/manifest.json")
+  jq --arg d "sha256:$sum" --arg t "$(date -u +%FT%TZ)" \
+    '.rootfs.diff_ids += [$d] | .history += [{created: $t, created_by: "ckslab images: layer on the base (hack/layerdiff)"}]' \
+    "$w/$cfg" > "$w/config.json"
+  cid=$(sha256sum "$w/config.json" | cut -d' ' -f1)
+  rm "$w/$cfg" && mv "$w/config.json" "$w/$cid.json"
+  jq --arg c "$cid.json" --arg l "$sum/layer.tar" --arg t "$tmp" '[.[0] | .Config = $c | .Layers += [$l] | .RepoTags = [$t]]' \
+    "$w/manifest.json" > "$w/manifest.new" && mv "$w/manifest.new" "$w/manifest.json"
+  rm -f "$w/repositories"
+  tar -C "$w" -c . | docker load -q >/dev/null
+  rm -rf "$w"
+  { printf 'FROM %s\n' "$tmp"; printf '%s\n' "$@"; } | DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null
+  docker rmi "$tmp" >/dev/null
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$ref")" ]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
+}
+
 PATHENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 export PATHENV

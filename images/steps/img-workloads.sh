@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The lab's workload images, each a Debian rootfs plus ckslab's files, imported as one layer:
+# The lab's workload images, each a Debian rootfs plus ckslab's files. nginx and httpd are one layer on top of
+# net-base (the Debian base kube-proxy and kindnet-lite share, made by img-components) holding only what differs
+# from it (docker_layer_on), so a node unpacks that base once; the terminal, which runs on the host, is one layer:
 #  nginx    Debian nginx; `apk` is a real command that drives dpkg/apt (files/nginx/apk)
 #  httpd    Debian apache2 run as `httpd` by httpd-foreground; BusyBox `sh` and `sed` come first in PATH,
 #           so `sed -i` writes /etc/passwdXXXXXX like on an Alpine httpd (GNU sed would write /etc/sedXXXXXX);
@@ -11,6 +13,8 @@ source "$(dirname "$0")/../lib.sh"
 F=$IMAGES_DIR/files
 has_key() { [ "$(docker image inspect -f '{{index .Config.Labels "io.ckslab.key"}}' "$1" 2>/dev/null)" = "$2" ]; }
 stage() { local d=$CACHE/work/$1; rm -rf "$d"; cp -a "$2/tree" "$d"; echo "$d"; }
+NETBASE=$IMAGE_REPOSITORY/net-base:$K_IMG_COMPONENTS
+have_image "$NETBASE" || die "$NETBASE is missing: run the img-components step first"
 
 if has_key "$IMG_NGINX" "$K_NGINX"; then echo "cached $IMG_NGINX"; else
   d=$(stage nginx "$ROOTFS_nginx")
@@ -20,7 +24,7 @@ if has_key "$IMG_NGINX" "$K_NGINX"; then echo "cached $IMG_NGINX"; else
   ln -sf /dev/stdout "$d/var/log/nginx/access.log"
   ln -sf /dev/stderr "$d/var/log/nginx/error.log"
   chroot "$d" apk >/dev/null   # the package manager runs
-  docker_import_dir "$d" "$IMG_NGINX" "$PATHENV" "LABEL io.ckslab.key=$K_NGINX" \
+  docker_layer_on "$NETBASE" "$ROOTFS_net/tree" "$d" "$IMG_NGINX" "$PATHENV" "LABEL io.ckslab.key=$K_NGINX" \
     'EXPOSE 80' 'STOPSIGNAL SIGQUIT' 'CMD ["nginx", "-g", "daemon off;"]'
   rm -rf "$d"; echo "made $IMG_NGINX"
 fi
@@ -38,7 +42,7 @@ if has_key "$IMG_HTTPD" "$K_HTTPD"; then echo "cached $IMG_HTTPD"; else
   # `sed` must resolve to BusyBox in the image's shell (sed -i writes /etc/passwdXXXXXX, as on Alpine)
   out=$(chroot "$d" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin sh -c 'command -v sed; sed --help 2>&1 | head -n 1'); echo "$out"
   grep -q '^BusyBox' <<<"$out" || { echo "sed in the httpd image is not BusyBox"; exit 1; }
-  docker_import_dir "$d" "$IMG_HTTPD" "$PATHENV" "LABEL io.ckslab.key=$K_HTTPD" \
+  docker_layer_on "$NETBASE" "$ROOTFS_net/tree" "$d" "$IMG_HTTPD" "$PATHENV" "LABEL io.ckslab.key=$K_HTTPD" \
     'EXPOSE 80' 'STOPSIGNAL SIGWINCH' 'WORKDIR /var/www/html' \
     'CMD ["httpd-foreground"]'
   rm -rf "$d"; echo "made $IMG_HTTPD"
