@@ -174,7 +174,7 @@ is_cached() {
 step_inputs() {
   case $1 in
     img-components) echo go-k8s go-etcd go-coredns pause rootfs-net ;;
-    img-workloads) echo go-k8s rootfs-net rootfs-nginx rootfs-httpd rootfs-terminal img-components ;;
+    img-workloads) echo go-k8s rootfs-nginx rootfs-httpd rootfs-terminal img-components ;;
     node-image) echo go-k8s go-containerd go-runc go-crictl rootfs-node ;;
   esac
 }

@@ -51,19 +51,25 @@ docker_import_dir() {
   fi
 }
 
-# docker_layer_on BASE_REF BASE_TREE TREE REF [INSTRUCTION...]: make an image of TREE as one layer on top of the
-# image BASE_REF, which must be BASE_TREE imported as one layer (docker_import_dir): the layer holds only what
-# differs (hack/layerdiff: changed and new files, whiteouts for removed ones). Images that share BASE_REF share
-# its layer in Docker and in the node's containerd, and a node unpacks it once. Instructions as docker_import_dir.
+# docker_layer_on BASE_REF TREE REF [INSTRUCTION...]: make an image of TREE as one layer on top of the one-layer
+# image BASE_REF (docker_import_dir): the layer holds only what differs from BASE_REF's own files (hack/layerdiff:
+# changed and new files, whiteouts for removed ones), so the image holds exactly TREE. Images that share BASE_REF
+# share its layer in Docker and in the node's containerd, and a node unpacks it once. Instructions as
+# docker_import_dir.
 docker_layer_on() {
-  local base=$1 base_tree=$2 tree=$3 ref=$4; shift 4
+  local base=$1 tree=$2 ref=$3; shift 3
   local tmp="${ref%:*}:import-${ref##*:}" old w tool="$CACHE/work/layerdiff"
   old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
   [ "$(docker image inspect -f '{{len .RootFS.Layers}}' "$base")" = 1 ] || die "$base: not a one-layer image"
   (cd "$IMAGES_DIR/.." && go build -o "$tool" ./hack/layerdiff)
   w=$(mktemp -d "$CACHE/work/layer.XXXXXX")
   docker save "$base" | tar -x -C "$w"
-  "$tool" "$base_tree" "$tree" > "$w/layer.tar"
+  # compare with the base image's files as they are, not with the tree it was once made of
+  mkdir "$w/.base"
+  tar --numeric-owner --same-permissions --xattrs --xattrs-include='*' -x -C "$w/.base" \
+    -f "$w/$(jq -r '.[0].Layers[0]' "$w/manifest.json")"
+  "$tool" "$w/.base" "$tree" > "$w/layer.tar"
+  rm -rf "$w/.base"
   local sum cfg cid
   sum=$(sha256sum "$w/layer.tar" | cut -d' ' -f1)
   mkdir "$w/$sum" && mv "$w/layer.tar" "$w/$sum/layer.tar"

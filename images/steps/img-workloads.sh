@@ -24,7 +24,7 @@ if has_key "$IMG_NGINX" "$K_NGINX"; then echo "cached $IMG_NGINX"; else
   ln -sf /dev/stdout "$d/var/log/nginx/access.log"
   ln -sf /dev/stderr "$d/var/log/nginx/error.log"
   chroot "$d" apk >/dev/null   # the package manager runs
-  docker_layer_on "$NETBASE" "$ROOTFS_net/tree" "$d" "$IMG_NGINX" "$PATHENV" "LABEL io.ckslab.key=$K_NGINX" \
+  docker_layer_on "$NETBASE" "$d" "$IMG_NGINX" "$PATHENV" "LABEL io.ckslab.key=$K_NGINX" \
     'EXPOSE 80' 'STOPSIGNAL SIGQUIT' 'CMD ["nginx", "-g", "daemon off;"]'
   rm -rf "$d"; echo "made $IMG_NGINX"
 fi
@@ -42,7 +42,7 @@ if has_key "$IMG_HTTPD" "$K_HTTPD"; then echo "cached $IMG_HTTPD"; else
   # `sed` must resolve to BusyBox in the image's shell (sed -i writes /etc/passwdXXXXXX, as on Alpine)
   out=$(chroot "$d" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin sh -c 'command -v sed; sed --help 2>&1 | head -n 1'); echo "$out"
   grep -q '^BusyBox' <<<"$out" || { echo "sed in the httpd image is not BusyBox"; exit 1; }
-  docker_layer_on "$NETBASE" "$ROOTFS_net/tree" "$d" "$IMG_HTTPD" "$PATHENV" "LABEL io.ckslab.key=$K_HTTPD" \
+  docker_layer_on "$NETBASE" "$d" "$IMG_HTTPD" "$PATHENV" "LABEL io.ckslab.key=$K_HTTPD" \
     'EXPOSE 80' 'STOPSIGNAL SIGWINCH' 'WORKDIR /var/www/html' \
     'CMD ["httpd-foreground"]'
   rm -rf "$d"; echo "made $IMG_HTTPD"
