@@ -43,6 +43,13 @@ docker_import_dir() {
   local tmp="${ref%:*}:import-${ref##*:}" old
   old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
   tar --numeric-owner --xattrs -C "$dir" -c . | docker import - "$tmp" >/dev/null
+  finish_image "$tmp" "$ref" "$old" "$@"
+}
+
+# finish_image TMP REF OLD [INSTRUCTION...]: tag the image TMP, with the instructions applied, as REF (a build
+# that adds no layer), remove TMP, and remove OLD, the image REF named before, if it is another one and unused.
+finish_image() {
+  local tmp=$1 ref=$2 old=$3; shift 3
   { printf 'FROM %s\n' "$tmp"; printf '%s\n' "$@"; } | DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null
   docker rmi "$tmp" >/dev/null
   # the image this one replaces (same name, older inputs) would linger untagged: remove it if unused
@@ -84,11 +91,7 @@ docker_layer_on() {
   rm -f "$w/repositories"
   tar -C "$w" -c . | docker load -q >/dev/null
   rm -rf "$w"
-  { printf 'FROM %s\n' "$tmp"; printf '%s\n' "$@"; } | DOCKER_BUILDKIT=0 docker build -q -t "$ref" - >/dev/null
-  docker rmi "$tmp" >/dev/null
-  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$ref")" ]; then
-    docker rmi "$old" >/dev/null 2>&1 || true
-  fi
+  finish_image "$tmp" "$ref" "$old" "$@"
 }
 
 PATHENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'

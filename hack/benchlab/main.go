@@ -261,52 +261,50 @@ func settle(ctx context.Context) {
 	fmt.Fprintf(os.Stderr, "  settled in %.1f s\n", time.Since(start).Seconds())
 }
 
-// cpuTimes reads the busy and total CPU time from /proc/stat (Linux); ok is
-// false where there is none.
-func cpuTimes() (t [2]float64, ok bool) {
+// cpuStat is the first line of /proc/stat (Linux): the ticks all CPUs have
+// spent in user, nice, system, idle, iowait, irq, softirq and steal time
+// since boot (guest time is in user); ok is false where there is none.
+func cpuStat() (ticks [8]float64, ok bool) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return t, false
+		return ticks, false
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return t, false
+		return ticks, false
 	}
-	// user nice system idle iowait irq softirq steal (guest time is in user)
-	for i, v := range f[1:9] {
-		x, _ := strconv.ParseFloat(v, 64)
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseFloat(f[i+1], 64); err != nil {
+			return ticks, false
+		}
+	}
+	return ticks, true
+}
+
+// cpuTimes is the busy and total CPU time (cpuStat); waiting for the disk
+// counts as busy.
+func cpuTimes() (t [2]float64, ok bool) {
+	ticks, ok := cpuStat()
+	for i, x := range ticks {
 		t[1] += x
-		if i != 3 { // idle; waiting for the disk counts as busy
+		if i != 3 { // idle
 			t[0] += x
 		}
 	}
-	return t, true
+	return t, ok
 }
 
 // busySeconds is the CPU time all cores have spent running code since boot
-// (user, nice, system, irq and softirq of /proc/stat's first line, counted
-// in USER_HZ, 100 a second on Linux; waiting for the disk and time stolen
-// by the hypervisor are not work), in seconds; -1 where there is none.
+// (user, nice, system, irq and softirq of cpuStat, counted in USER_HZ, 100 a
+// second on Linux; waiting for the disk and time stolen by the hypervisor
+// are not work), in seconds; -1 where there is none.
 func busySeconds() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	ticks, ok := cpuStat()
+	if !ok {
 		return -1
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return -1
-	}
-	var ticks float64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		x, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			return -1
-		}
-		ticks += x
-	}
-	return ticks / 100
+	return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / 100
 }
 
 // cpuSince is the CPU time spent since busySeconds returned from, or -1.
