@@ -170,7 +170,7 @@ func TestCommand(t *testing.T) {
 		{"package manager", scenarios.Workload{Image: scenarios.Nginx, Behaviour: scenarios.PackageManager, Interval: 3e9}, []string{"sh", "-c",
 			`trap 'exit 0' INT QUIT TERM WINCH; nginx -g 'daemon off;' & server=$!; while kill -0 "$server" 2>/dev/null; do apk info >/dev/null 2>&1; sleep 3 & wait $!; done; echo 'nginx exited' >&2; exit 1`}},
 		{"write /etc/passwd", scenarios.Workload{Image: scenarios.Httpd, Behaviour: scenarios.WriteEtcPasswd, Interval: 5e9}, []string{"sh", "-c",
-			`trap 'exit 0' INT QUIT TERM WINCH; httpd-foreground & server=$!; while kill -0 "$server" 2>/dev/null; do echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; sleep 5 & wait $!; done; echo 'httpd exited' >&2; exit 1`}},
+			`trap 'exit 0' INT QUIT TERM WINCH; httpd-foreground & server=$!; while kill -0 "$server" 2>/dev/null; do sh -c "echo hacker >> /etc/passwd; sed -i '\$d' /etc/passwd; true"; sleep 5 & wait $!; done; echo 'httpd exited' >&2; exit 1`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

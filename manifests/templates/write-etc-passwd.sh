@@ -1,1 +1,1 @@
-trap 'exit 0' INT QUIT TERM WINCH; httpd-foreground & server=$!; while kill -0 "$server" 2>/dev/null; do echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; sleep {{.Seconds}} & wait $!; done; echo 'httpd exited' >&2; exit 1
+trap 'exit 0' INT QUIT TERM WINCH; httpd-foreground & server=$!; while kill -0 "$server" 2>/dev/null; do sh -c "echo hacker >> /etc/passwd; sed -i '\$d' /etc/passwd; true"; sleep {{.Seconds}} & wait $!; done; echo 'httpd exited' >&2; exit 1
