@@ -180,3 +180,32 @@ func TestWalkthroughRealOutputAltered(t *testing.T) {
 		})
 	}
 }
+
+// TestRealForegroundAlertsInSyslog: the same alerts reached syslog
+// (syslog_output is on in the default falco.yaml), so a foreground capture
+// can be checked against it.
+func TestRealForegroundAlertsInSyslog(t *testing.T) {
+	type key struct {
+		t      falco.TimeOfDay
+		id     string
+		output string
+	}
+	inSyslog := map[key]bool{}
+	for _, a := range realRecord(t).Alerts {
+		inSyslog[key{a.Time, a.ContainerID, a.Output}] = true
+	}
+	n := 0
+	for i, line := range readLines(t, realForeground) {
+		a, err := falco.ParseLine(line)
+		if err != nil {
+			continue
+		}
+		n++
+		if !inSyslog[key{a.Time, a.ContainerID, a.Output}] {
+			t.Errorf("%s:%d is not in the syslog: %q", realForeground, i+1, line)
+		}
+	}
+	if n != 26 {
+		t.Errorf("%d alerts in %s, want 26", n, realForeground)
+	}
+}
