@@ -6,10 +6,20 @@ import (
 )
 
 // FuzzParseLine checks that no input panics, that parsed alerts are well
-// formed, and that a stdout line means the same when syslog wraps it.
+// formed, and that a stdout line means the same when syslog wraps it. The
+// seeds are the fixtures and every line of the real output in testdata/real.
 func FuzzParseLine(f *testing.F) {
 	for _, line := range fixtures(f) {
 		f.Add(line)
+	}
+	seen := map[string]bool{}
+	for _, path := range []string{realSyslog, realForeground, realStderr} {
+		for _, line := range realLines(f, path) {
+			if !seen[line] {
+				seen[line] = true
+				f.Add(line)
+			}
+		}
 	}
 	f.Add("06:38:28.077150666: Error 06:38:28.077150666,090aad374a0a,nginx,root")
 	f.Add("Sep  6 06:23:48 n falco[1]: 06:23:48.830962378: Debug a=b=c=d (x=y)")

@@ -294,6 +294,7 @@ func grade(r io.Reader, shown string, o *Options, checks []grader.Result) Result
 		readErr   error
 		sp        spanTracker
 		caseOK    int
+		bomOK     int // lines well-formed but for a byte-order mark
 		buf       []byte
 	)
 	br := bufio.NewReaderSize(io.LimitReader(r, o.MaxBytes+1), 64<<10)
@@ -327,8 +328,24 @@ func grade(r io.Reader, shown string, o *Options, checks []grader.Result) Result
 				Remediation: "save one alert per line, in the four-field format"})
 			continue
 		}
-		l, problem, fix := parseAnswerLine(line)
-		if problem != "" {
+		rest, bom := strings.CutPrefix(line, byteOrderMark)
+		var (
+			l            Line
+			problem, fix string
+		)
+		if rest != "" {
+			l, problem, fix = parseAnswerLine(rest)
+		}
+		if bom {
+			// The line fails the format check, but the rest of a line that
+			// is otherwise well-formed still counts for checks 3-5.
+			p, f := bomProblem(rest == "", problem, fix, shown)
+			formatBad.add(grader.Finding{Line: lineNo, Text: display(line), Problem: p, Remediation: f})
+			if problem != "" || rest == "" {
+				continue
+			}
+			bomOK++
+		} else if problem != "" {
 			formatBad.add(grader.Finding{Line: lineNo, Text: display(line), Problem: problem, Remediation: fix})
 			continue
 		}
@@ -377,7 +394,7 @@ func grade(r io.Reader, shown string, o *Options, checks []grader.Result) Result
 	set(file, grader.Pass, fmt.Sprintf("%s: %d %s, %s.", shown, nonBlank, plural(nonBlank, "line", "lines"), fmtBytes(size)), "")
 
 	// Check 2: format.
-	good := nonBlank - formatBad.total
+	good := nonBlank - formatBad.total + bomOK
 	if formatBad.total == 0 {
 		set(format, grader.Pass, fmt.Sprintf("All %d %s have the four fields and nothing else.", nonBlank, plural(nonBlank, "line", "lines")), "")
 	} else {
@@ -536,6 +553,25 @@ func (o *Options) caseProblem(l Line) (problem, fix string) {
 		return fmt.Sprintf("user %q is not %q, the user the offender runs as", l.User, o.User), "use %user.name in the rule's output, as Falco prints it"
 	}
 	return "", ""
+}
+
+// byteOrderMark is U+FEFF as UTF-8 (EF BB BF), which some editors write at
+// the start of a file they save.
+const byteOrderMark = "\ufeff"
+
+// bomProblem is the finding for a line that starts with a byte-order mark:
+// alone when empty, else problem and fix say what is wrong with the rest of
+// the line, if anything.
+func bomProblem(empty bool, problem, fix, shown string) (string, string) {
+	const mark = "the line starts with a UTF-8 byte-order mark (an editor added it)"
+	drop := "save the file without it, e.g. sed -i 's/^\\xEF\\xBB\\xBF//' " + shown
+	switch {
+	case empty:
+		return "the line is only a UTF-8 byte-order mark (an editor added it)", drop
+	case problem == "":
+		return mark + "; the rest of the line is well-formed", drop
+	}
+	return mark + ", and " + problem, fix + "; and " + drop
 }
 
 var priorityWords = []string{"Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"}

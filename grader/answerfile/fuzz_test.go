@@ -17,6 +17,8 @@ func FuzzCheckAnswerFile(f *testing.F) {
 	f.Add([]byte("06:38:28.077150666: Error 06:38:28.077150666,090aad374a0a,nginx,root container_id=090aad374a0a\n"))
 	f.Add([]byte("23:59:50.000000000,090aad374a0a,nginx,root\n00:00:20.000000000,090aad374a0a,nginx,root\n"))
 	f.Add([]byte("\x00\xff\n\n,,,\n"))
+	f.Add([]byte("\xEF\xBB\xBF" + join(capture("06:38:28.077150666", 11, 3*time.Second, nginxID))))
+	f.Add([]byte("\xEF\xBB\xBF\r\n\xEF\xBB\xBF 06:38:28.077150666: Error x\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o := opts()
 		o.MaxBytes = 1 << 16
