@@ -192,7 +192,7 @@ func TestCheckLogJSONAndJUnit(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, r.out)
 	}
-	if r.code != 1 || doc.Schema != 1 || doc.Summary.ExitCode != 1 || doc.Results[1].ID != "answer-format" ||
+	if r.code != 1 || doc.Schema != 2 || doc.Summary.ExitCode != 1 || doc.Results[1].ID != "answer-format" ||
 		doc.Results[1].Status != "fail" || doc.Results[1].Findings[0].Line != 1 {
 		t.Errorf("code %d, doc %+v", r.code, doc)
 	}
