@@ -416,7 +416,7 @@ func NewHintCommand(streams cli.IOStreams) *cobra.Command {
 			}
 			more := "next: ckslab hint" + nameFlag(name)
 			if n == total {
-				more = "that was the last hint; ckslab solve" + nameFlag(name) + " performs the reference solution"
+				more = "that was the last hint; from now on ckslab grade names everything; ckslab solve" + nameFlag(name) + " performs the reference solution"
 			}
 			_, err = fmt.Fprintf(streams.Out, "Hint %d of %d: %s\n(%s)\n", n, total, hint, more)
 			return err
