@@ -51,6 +51,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 			Kubeconfig: filepath.Join(GinkgoT().TempDir(), "kubeconfig"),
 			Logger:     newLogger(1),
 			Status:     status.New(GinkgoWriter, false),
+			Purge:      true, // the suite's course files are not kept under the cache
 		}
 		// A lab left by an interrupted run is removed first.
 		if err := lab.Down(ctx, opts); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {

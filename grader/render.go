@@ -53,21 +53,35 @@ func Render(w io.Writer, r *Report, f Format, opts RenderOptions) error {
 }
 
 // JSON: the schema is documented in README.md ("Report formats"). Field names
-// are stable; new fields may be added, none renamed or removed without a new
-// schema number.
+// are stable; new fields may be added, none renamed or removed, and no field's
+// meaning changed, without a new schema number.
 
-// JSONSchema is the version of the JSON report layout.
-const JSONSchema = 1
+// JSONSchema is the version of the JSON report layout. Schema 2: a lab's
+// report withholds the identifiers the task asks the learner to find from
+// message, expected, actual and findings unless "withheld" is false; it adds
+// withheld, revealed_because, attempt, graded_at and task.
+const JSONSchema = 2
 
 type jsonReport struct {
-	Schema  int          `json:"schema"`
-	Tool    string       `json:"tool"`
-	Version string       `json:"version"`
-	Name    string       `json:"name"`
-	Subject string       `json:"subject"`
-	Summary Summary      `json:"summary"`
-	Results []jsonResult `json:"results"`
-	Health  []jsonResult `json:"health,omitempty"`
+	Schema          int          `json:"schema"`
+	Tool            string       `json:"tool"`
+	Version         string       `json:"version"`
+	Name            string       `json:"name"`
+	Subject         string       `json:"subject"`
+	Withheld        bool         `json:"withheld"`
+	RevealedBecause string       `json:"revealed_because,omitempty"`
+	Attempt         int          `json:"attempt,omitempty"`
+	GradedAt        time.Time    `json:"graded_at,omitzero"`
+	Task            *jsonTask    `json:"task,omitempty"`
+	Summary         Summary      `json:"summary"`
+	Results         []jsonResult `json:"results"`
+	Health          []jsonResult `json:"health,omitempty"`
+}
+
+type jsonTask struct {
+	StartedAt time.Time `json:"started_at"`
+	ElapsedS  float64   `json:"elapsed_s"`
+	BudgetS   float64   `json:"budget_s"`
 }
 
 type jsonResult struct {
@@ -91,10 +105,15 @@ func ms(d time.Duration) float64 {
 func renderJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(jsonReport{
+	doc := jsonReport{
 		Schema: JSONSchema, Tool: r.Tool, Version: r.Version, Name: r.Name, Subject: r.Subject,
+		Withheld: r.Disclosure.Withheld, RevealedBecause: r.Disclosure.Reason, Attempt: r.Attempt, GradedAt: r.GradedAt,
 		Summary: r.Summary(), Results: toJSONResults(r.Results), Health: toJSONResults(r.Health),
-	})
+	}
+	if t := r.Task; t != nil {
+		doc.Task = &jsonTask{StartedAt: t.StartedAt, ElapsedS: t.Elapsed.Round(time.Second).Seconds(), BudgetS: t.Budget.Seconds()}
+	}
+	return enc.Encode(doc)
 }
 
 // Text.
@@ -167,6 +186,23 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 		verdict = "Could not grade everything: see the errors above."
 	}
 	t.printf("\n%s %d/%d (%s). %s\n", t.paint(ansiBold, "Score"), s.Score, s.MaxScore, strings.Join(parts, ", "), verdict)
+	var about []string
+	if r.Attempt > 0 {
+		about = append(about, fmt.Sprintf("Attempt %d", r.Attempt))
+	}
+	if r.Task != nil {
+		about = append(about, "time spent "+r.Task.String())
+	}
+	if len(about) > 0 {
+		t.printf("%s.\n", strings.Join(about, ", "))
+	}
+	switch {
+	case r.Disclosure.Withheld:
+		t.printf("%s\n", t.paint(ansiDim, fmt.Sprintf("The names and ids the task asks you to find are withheld, except those your work shows. "+
+			"Stuck? ckslab hint%s. The answer: ckslab grade%s --reveal.", r.Disclosure.LabFlag, r.Disclosure.LabFlag)))
+	case r.Disclosure.Reason != "":
+		t.printf("%s\n", t.paint(ansiDim, "Names and ids are shown: "+r.Disclosure.Reason+"."))
+	}
 	return t.err
 }
 
@@ -309,7 +345,19 @@ func renderJUnit(w io.Writer, r *Report) error {
 	main.Properties = &junitProperties{Property: []junitProperty{
 		{Name: "score", Value: fmt.Sprintf("%d/%d", sum.Score, sum.MaxScore)},
 		{Name: "version", Value: r.Version},
+		{Name: "withheld", Value: fmt.Sprint(r.Disclosure.Withheld)},
 	}}
+	if r.Disclosure.Reason != "" {
+		main.Properties.Property = append(main.Properties.Property, junitProperty{Name: "revealed_because", Value: r.Disclosure.Reason})
+	}
+	if r.Attempt > 0 {
+		main.Properties.Property = append(main.Properties.Property, junitProperty{Name: "attempt", Value: fmt.Sprint(r.Attempt)})
+	}
+	if r.Task != nil {
+		main.Properties.Property = append(main.Properties.Property,
+			junitProperty{Name: "elapsed", Value: r.Task.Elapsed.Round(time.Second).String()},
+			junitProperty{Name: "time_budget", Value: r.Task.Budget.String()})
+	}
 	doc := junitTestSuites{Name: r.Tool, Suites: []junitTestSuite{main}}
 	if len(r.Health) > 0 {
 		doc.Suites = append(doc.Suites, junitSuite(r.Name+": environment", classname+".environment", r.Health))

@@ -61,11 +61,83 @@ func golden(t *testing.T, name string, got []byte) {
 
 func render(t *testing.T, f Format, opts RenderOptions) []byte {
 	t.Helper()
+	return renderReport(t, sampleReport(), f, opts)
+}
+
+func renderReport(t *testing.T, r *Report, f Format, opts RenderOptions) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	if err := Render(&b, sampleReport(), f, opts); err != nil {
+	if err := Render(&b, r, f, opts); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// labReport is a lab's grade: withheld, the third attempt, past the time budget.
+func labReport() *Report {
+	r := sampleReport()
+	r.Name, r.Subject = "falco-runtime", "lab cluster1"
+	r.Results = append(r.Results, Result{ID: "offender-1-scaled", Title: "Case 1's Deployment is scaled to 0 and its Pods are gone", Points: 2, Status: Fail,
+		Message:     "Case 1's Deployment still runs 1 replica (expected 0); its Pods: 1 Running.",
+		Remediation: "Find the Pod running image nginx whose container keeps launching package-management processes. Stuck? `ckslab hint`."})
+	r.Disclosure = Disclosure{Withheld: true}
+	r.Attempt = 3
+	r.GradedAt = time.Date(2025, 6, 1, 10, 14, 3, 0, time.UTC)
+	r.Task = &TaskTime{StartedAt: time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC), Elapsed: 14*time.Minute + 3*time.Second, Budget: 12 * time.Minute}
+	return r
+}
+
+func TestRenderLabReportGolden(t *testing.T) {
+	golden(t, "report-lab.txt", renderReport(t, labReport(), Text, RenderOptions{}))
+	out := renderReport(t, labReport(), JSON, RenderOptions{})
+	var doc struct {
+		Schema   int    `json:"schema"`
+		Withheld bool   `json:"withheld"`
+		Attempt  int    `json:"attempt"`
+		GradedAt string `json:"graded_at"`
+		Task     struct {
+			ElapsedS float64 `json:"elapsed_s"`
+			BudgetS  float64 `json:"budget_s"`
+		} `json:"task"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schema != 2 || !doc.Withheld || doc.Attempt != 3 || doc.GradedAt != "2025-06-01T10:14:03Z" || doc.Task.ElapsedS != 843 || doc.Task.BudgetS != 720 {
+		t.Errorf("lab report JSON: %+v", doc)
+	}
+	golden(t, "report-lab.json", out)
+	golden(t, "report-lab.xml", renderReport(t, labReport(), JUnit, RenderOptions{}))
+
+	revealed := labReport()
+	revealed.Disclosure = Disclosure{Reason: "ckslab solve was run"}
+	text := string(renderReport(t, revealed, Text, RenderOptions{}))
+	if !strings.Contains(text, "Names and ids are shown: ckslab solve was run.") || strings.Contains(text, "withheld") {
+		t.Errorf("revealed report:\n%s", text)
+	}
+	var rev map[string]any
+	if err := json.Unmarshal(renderReport(t, revealed, JSON, RenderOptions{}), &rev); err != nil {
+		t.Fatal(err)
+	}
+	if rev["withheld"] != false || rev["revealed_because"] != "ckslab solve was run" {
+		t.Errorf("revealed JSON: withheld %v, revealed_because %v", rev["withheld"], rev["revealed_because"])
+	}
+}
+
+func TestTaskTimeString(t *testing.T) {
+	for _, tt := range []struct {
+		elapsed, budget time.Duration
+		want            string
+	}{
+		{7*time.Minute + 12*time.Second + 400*time.Millisecond, 12 * time.Minute, "7m12s of 12m"},
+		{12 * time.Minute, 12 * time.Minute, "12m of 12m"},
+		{14*time.Minute + 3*time.Second, 12 * time.Minute, "14m3s of 12m (2m3s over)"},
+		{time.Hour + 5*time.Minute, 12 * time.Minute, "1h5m of 12m (53m over)"},
+	} {
+		if got := (TaskTime{Elapsed: tt.elapsed, Budget: tt.budget}).String(); got != tt.want {
+			t.Errorf("%s of %s: %q, want %q", tt.elapsed, tt.budget, got, tt.want)
+		}
+	}
 }
 
 func TestRenderTextGolden(t *testing.T) {

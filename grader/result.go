@@ -3,6 +3,8 @@
 package grader
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -77,6 +79,59 @@ type Report struct {
 	// Health reports the environment (Falco running, node Ready). It is shown
 	// apart and never changes the score.
 	Health []Result `json:"health,omitempty"`
+	// Disclosure says whether the report names what the task asks the
+	// learner to find, and why. The zero value is a report with nothing
+	// to withhold (check-log: its caller gave the ids).
+	Disclosure Disclosure `json:"-"`
+	// Attempt numbers a lab's grades from 1; 0 when the grade is not kept.
+	Attempt int `json:"-"`
+	// GradedAt is when the grade was made; zero when not recorded.
+	GradedAt time.Time `json:"-"`
+	// Task is the time spent on the task, for a lab's grade.
+	Task *TaskTime `json:"-"`
+}
+
+// Disclosure is what a report may name of the things the task asks the
+// learner to find (the offenders' namespaces, Deployments, Pods, container
+// names and ids).
+type Disclosure struct {
+	// Withheld: the checks kept those identifiers out of the report, except
+	// where the learner's own work already shows them.
+	Withheld bool
+	// Reason says why a lab's report reveals them ("--reveal", "ckslab solve
+	// was run", "the last hint was shown"); empty when withheld.
+	Reason string
+	// LabFlag is added to the ckslab commands the report suggests (" --name lab2").
+	LabFlag string
+}
+
+// TaskTime is the time spent on a task against its budget. There is no hard
+// stop: the elapsed time may exceed the budget.
+type TaskTime struct {
+	StartedAt time.Time
+	Elapsed   time.Duration
+	Budget    time.Duration
+}
+
+// String says the time spent for a learner: "7m12s of 12m", "14m3s of 12m (2m3s over)".
+func (t TaskTime) String() string {
+	s := fmt.Sprintf("%s of %s", roundDur(t.Elapsed), roundDur(t.Budget))
+	if t.Budget > 0 && t.Elapsed > t.Budget {
+		s += fmt.Sprintf(" (%s over)", roundDur(t.Elapsed-t.Budget))
+	}
+	return s
+}
+
+// roundDur rounds to the second and drops a trailing "0s" ("12m", not "12m0s").
+func roundDur(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Summary counts a report's scored results.

@@ -72,6 +72,11 @@ type Options struct {
 	// DisplayPath is the path shown to the learner (e.g. the path inside
 	// the exam terminal) when it differs from the one read.
 	DisplayPath string
+	// Withhold keeps the offender's container ids and name, and whose the
+	// Known containers are, out of the results: what a lab's task asks the
+	// learner to find. Ids from the learner's own lines are still shown.
+	// check-log leaves it off: its caller gave the ids.
+	Withhold bool
 }
 
 func (o *Options) defaults() error {
@@ -416,12 +421,25 @@ func grade(r io.Reader, shown string, o *Options, checks []grader.Result) Result
 	} else {
 		want += " (user " + o.User + ")"
 	}
-	if caseBad.total == 0 {
+	if o.Withhold {
+		want = "case 1's container (user " + o.User + ")"
+	}
+	switch {
+	case caseBad.total == 0 && o.Withhold:
+		set(case1, grader.Pass, fmt.Sprintf("All %d well-formed %s are alerts of case 1's container.", good, plural(good, "line", "lines")), "")
+	case caseBad.total == 0:
 		set(case1, grader.Pass, fmt.Sprintf("All %d well-formed %s are of container %s.", good, plural(good, "line", "lines"), want), "")
 		if o.ContainerName == "" {
 			case1.Message += " The container name was not checked."
 		}
-	} else {
+	case o.Withhold:
+		set(case1, grader.Fail, fmt.Sprintf("%d of %d well-formed lines are not alerts of case 1's container.", caseBad.total, good),
+			"Save only case 1's alerts: the lines of the nginx container that keeps launching package-management processes. "+
+				"Lines of the httpd case or of other containers do not belong in this file. Stuck? `ckslab hint`.")
+		case1.Expected = want
+		case1.Actual = fmt.Sprintf("%d matching, %d not", caseOK, caseBad.total)
+		caseBad.into(case1)
+	default:
 		set(case1, grader.Fail, fmt.Sprintf("%d of %d well-formed lines are not alerts of the offending container.", caseBad.total, good),
 			"Save only case 1's alerts: the lines of the offending nginx container. Lines of the httpd case or of other containers do not belong in this file.")
 		case1.Expected = "container " + want
@@ -535,6 +553,13 @@ func (o *Options) caseProblem(l Line) (problem, fix string) {
 			break
 		}
 	}
+	if !match && o.Withhold {
+		if l.ContainerID == "host" {
+			return "the alert is of a process on the node itself (container id host)", "remove this line: keep only case 1's alerts"
+		}
+		return fmt.Sprintf("container %s is not case 1's container", l.ContainerID),
+			"keep only the alerts of case 1's container (Falco's alerts name it; crictl ps -id on the node shows its Pod)"
+	}
 	if !match {
 		if desc, ok := o.Known[l.ContainerID]; ok {
 			return fmt.Sprintf("container %s is %s, not the case-1 offender", l.ContainerID, desc), "remove this line: the file holds case 1's alerts only"
@@ -544,6 +569,10 @@ func (o *Options) caseProblem(l Line) (problem, fix string) {
 		}
 		return fmt.Sprintf("container %s is not the offending container (%s)", l.ContainerID, strings.Join(o.ContainerIDs, " or ")),
 			"keep only the lines whose container id is the offender's (find it with crictl ps on the node)"
+	}
+	if o.ContainerName != "" && l.ContainerName != o.ContainerName && o.Withhold {
+		return fmt.Sprintf("container name %q is not the name of container %s", l.ContainerName, l.ContainerID),
+			"use %container.name in the rule's output, as Falco prints it"
 	}
 	if o.ContainerName != "" && l.ContainerName != o.ContainerName {
 		return fmt.Sprintf("container name %q is not the offender's container name %q", l.ContainerName, o.ContainerName),

@@ -4,10 +4,15 @@
 //
 // A check that cannot decide (the API is unreachable, a request fails) returns status error with the reason:
 // never a silent pass.
+//
+// With Withhold(true) the checks keep what the task asks the learner to find (the offenders' namespaces,
+// Deployments and Pods, and which Deployments are decoys) out of their results, except where the learner's
+// own work already shows it: a Deployment they scaled, deleted or recreated.
 package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,13 +45,29 @@ func OffenderCheckID(n int) string { return fmt.Sprintf("offender-%d-scaled", n)
 // remediation when the API cannot be read.
 const fixUnreachable = "Check that the lab is up (`ckslab status`), then grade again."
 
+// Option tunes the checks.
+type Option func(*settings)
+
+type settings struct{ withhold bool }
+
+// Withhold keeps the identifiers the task asks the learner to find out of the results (see the package doc).
+func Withhold(w bool) Option { return func(s *settings) { s.withhold = w } }
+
+func apply(opts []Option) settings {
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
 // Check runs the scored cluster checks of in: each offender (in case order), then the decoys.
-func Check(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance) []grader.Result {
+func Check(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, opts ...Option) []grader.Result {
 	out := make([]grader.Result, 0, len(in.Offenders)+1)
 	for _, w := range in.Offenders {
-		out = append(out, Offender(ctx, c, in, w.Case))
+		out = append(out, Offender(ctx, c, in, w.Case, opts...))
 	}
-	return append(out, Decoys(ctx, c, in))
+	return append(out, Decoys(ctx, c, in, opts...))
 }
 
 // Health runs the cluster's health checks (no points): the worker node is Ready.
@@ -68,8 +89,10 @@ func header(in *scenarios.Instance, id string) (grader.Result, bool) {
 }
 
 // Offender grades case n: its Deployment exists, is the lab's own, is scaled to 0 in spec and status, and no
-// Pod of it is left (not even Terminating).
-func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, n int) grader.Result {
+// Pod of it is left (not even Terminating). Withheld, a Deployment the learner has not changed is named only
+// as "case n's Deployment", its Pods by their states, and the fix says how to find it.
+func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, n int, opts ...Option) grader.Result {
+	set := apply(opts)
 	r, ok := header(in, OffenderCheckID(n))
 	if !ok {
 		return r
@@ -82,9 +105,17 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 	key := w.Key()
 	scale := fmt.Sprintf("kubectl -n %s scale deploy %s --replicas 0", w.Namespace, w.Deployment)
 	r.Expected = fmt.Sprintf("Deployment %s with 0 replicas in spec and status, and no Pods", key)
+	// Until the learner's work shows the Deployment, it is "case n's Deployment".
+	caseName := fmt.Sprintf("case %d's Deployment", n)
+	secret := func(s string) string { return scrub(s, in) }
+	if set.withhold {
+		r.Expected = caseName + " with 0 replicas in spec and status, and no Pods"
+	}
 
 	d, err := c.AppsV1().Deployments(w.Namespace).Get(ctx, w.Deployment, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		// Deleted: the learner found it (or deleted its whole namespace, or everything).
+		r.Expected = fmt.Sprintf("Deployment %s with 0 replicas in spec and status, and no Pods", key)
 		r.Status = grader.Fail
 		r.Actual = "no Deployment " + key
 		where := ""
@@ -98,9 +129,14 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 		return r
 	}
 	if err != nil {
+		if set.withhold {
+			return unreachable(r, caseName, errors.New(secret(err.Error())))
+		}
 		return unreachable(r, "Deployment "+key, err)
 	}
 	if d.Labels[manifests.LabelManagedBy] != manifests.ManagedBy || d.DeletionTimestamp != nil {
+		// Being deleted, or recreated: the learner's own work.
+		r.Expected = fmt.Sprintf("Deployment %s with 0 replicas in spec and status, and no Pods", key)
 		r.Status = grader.Fail
 		if d.DeletionTimestamp != nil {
 			r.Actual = "Deployment " + key + " is being deleted"
@@ -113,13 +149,25 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 		r.Remediation = fmt.Sprintf("Restore the lab's workloads with `ckslab reset`, then `%s`.", scale)
 		return r
 	}
+	spec := replicas(d.Spec.Replicas)
+	// The learner's work shows the Deployment once its replicas differ from the lab's.
+	hide := set.withhold && spec == w.Replicas
+	if set.withhold && !hide {
+		r.Expected = fmt.Sprintf("Deployment %s with 0 replicas in spec and status, and no Pods", key)
+	}
 	pods, err := podsOf(ctx, c, d)
 	if err != nil {
+		if hide {
+			return unreachable(r, "the Pods of "+caseName, errors.New(secret(err.Error())))
+		}
 		return unreachable(r, "the Pods of Deployment "+key, err)
 	}
 
-	spec := replicas(d.Spec.Replicas)
 	st := d.Status
+	describe := describePods
+	if hide {
+		describe = countPods
+	}
 	var seen, problems []string
 	seen = append(seen, fmt.Sprintf("spec.replicas %d", spec))
 	if spec != 0 {
@@ -130,8 +178,8 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 		problems = append(problems, fmt.Sprintf("the status still counts %d replicas (%d ready): the controller has not caught up yet", st.Replicas, st.ReadyReplicas))
 	}
 	if len(pods) > 0 {
-		seen = append(seen, "Pods: "+describePods(pods))
-		problems = append(problems, fmt.Sprintf("%s still %s: %s", plural(len(pods), "Pod", "Pods"), plural1(len(pods), "exists", "exist"), describePods(pods)))
+		seen = append(seen, "Pods: "+describe(pods))
+		problems = append(problems, fmt.Sprintf("%s still %s: %s", plural(len(pods), "Pod", "Pods"), plural1(len(pods), "exists", "exist"), describe(pods)))
 	} else {
 		seen = append(seen, "no Pods")
 	}
@@ -142,6 +190,17 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 		return r
 	}
 	r.Status = grader.Fail
+	if hide {
+		r.Message = fmt.Sprintf("%s still runs %s (expected 0)", upperFirst(caseName), plural(int(spec), "replica", "replicas"))
+		if len(pods) > 0 {
+			r.Message += "; its Pods: " + countPods(pods)
+		}
+		r.Message += "."
+		r.Remediation = fmt.Sprintf("Find the Pod running image %s whose container %s: Falco's alerts on node %s name its container, "+
+			"and `crictl ps -id` and `crictl pods -id` there lead to its Pod. Then scale the Deployment that controls it to 0 replicas "+
+			"(do not delete it). Stuck? `ckslab hint`.", w.Image, misbehaviour(w.Behaviour), in.WorkerNode)
+		return r
+	}
 	r.Message = fmt.Sprintf("Deployment %s: %s.", key, strings.Join(problems, "; "))
 	switch {
 	case spec != 0:
@@ -155,9 +214,22 @@ func Offender(ctx context.Context, c kubernetes.Interface, in *scenarios.Instanc
 	return r
 }
 
+// misbehaviour says in the task's words what an offender's container does.
+func misbehaviour(b scenarios.Behaviour) string {
+	switch b {
+	case scenarios.PackageManager:
+		return "keeps launching package-management processes"
+	case scenarios.WriteEtcPasswd:
+		return "modifies /etc/passwd"
+	}
+	return "misbehaves"
+}
+
 // Decoys grades the decoys: each Deployment still exists, keeps the replicas the lab gave it and is available.
-// Each decoy changed by mistake is a finding that names it.
-func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance) grader.Result {
+// Each decoy changed by mistake is a finding that names it. Withheld, the decoys are not listed (the list
+// would name the offenders by elimination): only those the learner scaled or deleted are named.
+func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, opts ...Option) grader.Result {
+	set := apply(opts)
 	r, ok := header(in, IDDecoys)
 	if !ok {
 		return r
@@ -166,8 +238,13 @@ func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance)
 	for _, w := range in.Decoys {
 		want = append(want, fmt.Sprintf("%s %d", w.Key(), w.Replicas))
 	}
-	r.Expected = fmt.Sprintf("%s with their replicas, all available: %s", plural(len(in.Decoys), "decoy Deployment", "decoy Deployments"), strings.Join(want, ", "))
+	decoys := plural(len(in.Decoys), "decoy Deployment", "decoy Deployments")
+	r.Expected = fmt.Sprintf("%s with their replicas, all available: %s", decoys, strings.Join(want, ", "))
+	if set.withhold {
+		r.Expected = fmt.Sprintf("%s (the Deployments other than the two offenders) with their replicas, all available", decoys)
+	}
 	var findings []grader.Finding
+	unchanged := 0
 	for _, w := range in.Decoys {
 		key := w.Key()
 		restore := fmt.Sprintf("kubectl -n %s scale deploy %s --replicas %d", w.Namespace, w.Deployment, w.Replicas)
@@ -181,6 +258,9 @@ func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance)
 		}
 		if err != nil {
 			r.Expected = ""
+			if set.withhold {
+				return unreachable(r, "a decoy Deployment", errors.New(scrub(err.Error(), in)))
+			}
 			return unreachable(r, "decoy Deployment "+key, err)
 		}
 		spec := replicas(d.Spec.Replicas)
@@ -190,6 +270,16 @@ func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance)
 			findings = append(findings, grader.Finding{Text: key,
 				Problem:     fmt.Sprintf("decoy %s was scaled to %d (the lab runs it with %d); it is not an offender", key, spec, w.Replicas),
 				Remediation: fmt.Sprintf("Scale it back: `%s`.", restore)})
+		case d.Status.AvailableReplicas < w.Replicas && set.withhold:
+			// Not scaled by the learner: keep which one it is to `kubectl get deploy -A`.
+			seen = append(seen, fmt.Sprintf("a decoy with %d of %d available", d.Status.AvailableReplicas, w.Replicas))
+			detail := ""
+			if pods, err := podsOf(ctx, c, d); err == nil && len(pods) > 0 {
+				detail = "; Pods: " + countPods(pods)
+			}
+			findings = append(findings, grader.Finding{Text: "a decoy",
+				Problem:     fmt.Sprintf("a decoy is not available: %d of %d replicas available%s", d.Status.AvailableReplicas, w.Replicas, detail),
+				Remediation: "`kubectl get deploy -A` shows which Deployment is not READY; look at its Pods. `ckslab reset` restores it."})
 		case d.Status.AvailableReplicas < w.Replicas:
 			seen = append(seen, fmt.Sprintf("%s %d, %d available", key, spec, d.Status.AvailableReplicas))
 			detail := ""
@@ -200,9 +290,14 @@ func Decoys(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance)
 				Problem: fmt.Sprintf("decoy %s is not available: %d of %d replicas available%s", key, d.Status.AvailableReplicas, w.Replicas, detail),
 				Remediation: fmt.Sprintf("Look at its Pods (`kubectl -n %s get pods -l %s`); `ckslab reset` restores it.",
 					w.Namespace, selectorText(d))})
+		case set.withhold:
+			unchanged++
 		default:
 			seen = append(seen, fmt.Sprintf("%s %d", key, spec))
 		}
+	}
+	if unchanged > 0 {
+		seen = append(seen, fmt.Sprintf("%d unchanged", unchanged))
 	}
 	r.Actual = strings.Join(seen, ", ")
 	if len(findings) == 0 {
@@ -319,6 +414,49 @@ func podsOf(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment) (
 	pods := list.Items
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return pods, nil
+}
+
+// scrub replaces the names of in's workloads (namespaces, Deployments) in s, an API error that names the
+// object it was about, with "…".
+func scrub(s string, in *scenarios.Instance) string {
+	var names []string
+	for _, w := range slices.Concat(in.Offenders, in.Decoys) {
+		names = append(names, w.Namespace, w.Deployment)
+	}
+	// Longest first: a name that contains another is replaced whole.
+	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+	for _, x := range names {
+		if x != "" {
+			s = strings.ReplaceAll(s, x, "…")
+		}
+	}
+	return s
+}
+
+// countPods describes Pods by their states only: "1 Running", "2 Terminating, 1 Pending".
+func countPods(pods []corev1.Pod) string {
+	counts := map[string]int{}
+	var states []string
+	for _, p := range pods {
+		st := podState(p)
+		if counts[st] == 0 {
+			states = append(states, st)
+		}
+		counts[st]++
+	}
+	slices.Sort(states)
+	parts := make([]string, 0, len(states))
+	for _, st := range states {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func selectorText(d *appsv1.Deployment) string {

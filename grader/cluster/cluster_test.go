@@ -486,3 +486,151 @@ func TestCheckSeededLab(t *testing.T) {
 		}
 	}
 }
+
+// learnerText is everything a learner reads of a result.
+func learnerText(r grader.Result) string {
+	parts := []string{r.Title, r.Message, r.Expected, r.Actual, r.Remediation}
+	for _, f := range r.Findings {
+		parts = append(parts, f.Text, f.Problem, f.Remediation)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// secrets are what the task asks the learner to find about a workload: its namespace, Deployment and Pods.
+func secrets(l *lab, w scenarios.Workload) []string {
+	out := []string{w.Namespace, w.Deployment}
+	for _, p := range l.pods {
+		if p.Namespace == w.Namespace {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// Withheld, no check names an offender or a decoy the learner has not touched; revealed, each is named.
+func TestCheckWithheld(t *testing.T) {
+	in := instance(t)
+	c1, _ := in.Offender(1)
+	c2, _ := in.Offender(2)
+	refused := errors.New(`deployments.apps "webapi" is forbidden: User "x" cannot get resource "deployments" in namespace "team-blue"`)
+	tests := []struct {
+		name    string
+		setup   func(*lab)
+		fail    func(*fake.Clientset)
+		touched []string // Deployment keys the learner's work shows
+		want    [3]want  // withheld results
+	}{
+		{name: "fresh lab", setup: func(*lab) {},
+			want: [3]want{
+				{grader.Fail, "Case 1's Deployment still runs 1 replica (expected 0); its Pods: 1 Running.",
+					"spec.replicas 1; status 1 replicas, 1 ready, 1 available; Pods: 1 Running",
+					"Find the Pod running image nginx whose container keeps launching package-management processes: Falco's alerts on node cluster1-node1 name its container, " +
+						"and `crictl ps -id` and `crictl pods -id` there lead to its Pod. Then scale the Deployment that controls it to 0 replicas (do not delete it). Stuck? `ckslab hint`."},
+				{grader.Fail, "Case 2's Deployment still runs 1 replica (expected 0); its Pods: 1 Running.", "", ""},
+				{grader.Pass, "All 4 decoys keep their replicas and are available.", "4 unchanged", ""}}},
+		{name: "half done: case 1 scaled, case 2 not", setup: func(l *lab) { l.scale(c1.Key(), 0) }, touched: []string{c1.Key()},
+			want: [3]want{
+				{grader.Pass, "Deployment team-blue/webapi is scaled to 0 and its Pods are gone.", "", ""},
+				{grader.Fail, "Case 2's Deployment still runs 1 replica (expected 0); its Pods: 1 Running.", "", ""},
+				{status: grader.Pass}}},
+		{name: "case 1 scaled, its Pod still terminating", setup: func(l *lab) {
+			l.scale(c1.Key(), 0)
+			p := l.addPod(l.deps[c1.Key()], "webapi-5d8f7c9b6-zzzzz", corev1.PodRunning)
+			p.DeletionTimestamp = &metav1.Time{}
+		}, touched: []string{c1.Key()},
+			want: [3]want{
+				{grader.Fail, "Deployment team-blue/webapi: 1 Pod still exists: webapi-5d8f7c9b6-zzzzz (Terminating).", "", ""},
+				{status: grader.Fail}, {status: grader.Pass}}},
+		{name: "a decoy scaled instead", setup: func(l *lab) { l.scale("team-green/storefront", 0) }, touched: []string{"team-green/storefront"},
+			want: [3]want{{status: grader.Fail}, {status: grader.Fail},
+				{grader.Fail, "decoy team-green/storefront was scaled to 0 (the lab runs it with 1); it is not an offender.",
+					"team-green/storefront 0, 3 unchanged", "Scale it back: `kubectl -n team-green scale deploy storefront --replicas 1`."}}},
+		{name: "case 2 deleted", setup: func(l *lab) { l.delete(c2.Key()) }, touched: []string{c2.Key()},
+			want: [3]want{{status: grader.Fail}, {status: grader.Fail, actual: "no Deployment team-purple/rating-service"}, {status: grader.Pass}}},
+		{name: "a decoy not available", setup: func(l *lab) {
+			l.deps["team-orange/intranet"].Status.AvailableReplicas = 0
+		}, want: [3]want{{status: grader.Fail}, {status: grader.Fail},
+			{grader.Fail, "a decoy is not available: 0 of 1 replicas available; Pods: 1 Running.", "a decoy with 0 of 1 available, 3 unchanged",
+				"`kubectl get deploy -A` shows which Deployment is not READY; look at its Pods. `ckslab reset` restores it."}}},
+		{name: "API refuses, naming the object", setup: func(*lab) {},
+			fail: func(c *fake.Clientset) {
+				c.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, refused })
+			},
+			want: [3]want{
+				{grader.Error, `Could not read case 1's Deployment: deployments.apps "…" is forbidden: User "x" cannot get resource "deployments" in namespace "…".`, "", ""},
+				{status: grader.Error}, {status: grader.Error}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := freshLab(t, in)
+			tt.setup(l)
+			var forbidden []string
+			for _, w := range slices.Concat(in.Offenders, in.Decoys) {
+				if !slices.Contains(tt.touched, w.Key()) {
+					forbidden = append(forbidden, secrets(l, w)...)
+				}
+			}
+			for _, withhold := range []bool{true, false} {
+				c := l.client()
+				if tt.fail != nil {
+					tt.fail(c)
+				}
+				got := Check(context.Background(), c, in, Withhold(withhold))
+				all := ""
+				for i, r := range got {
+					all += learnerText(r) + "\n"
+					if withhold {
+						check(t, r, tt.want[i])
+						if r.Status != grader.Pass && r.Remediation == "" {
+							t.Errorf("%s: %s without a remediation", r.ID, r.Status)
+						}
+					}
+				}
+				for _, s := range forbidden {
+					if withhold && strings.Contains(all, s) {
+						t.Errorf("withheld report names %q:\n%s", s, all)
+					}
+				}
+				if !withhold && tt.fail == nil {
+					// Revealed, each failing offender check names its Deployment and its Pods.
+					for i, w := range in.Offenders {
+						if got[i].Status == grader.Pass {
+							continue
+						}
+						for _, s := range secrets(l, w) {
+							if !strings.Contains(learnerText(got[i]), s) {
+								t.Errorf("revealed %s does not name %q:\n%s", got[i].ID, s, learnerText(got[i]))
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// Withheld, the seeded labs' names stay hidden too, and the fix says what to look for in the task's words.
+func TestCheckWithheldSeeded(t *testing.T) {
+	s, err := scenarios.Load("falco-runtime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.Instantiate(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := freshLab(t, in)
+	got := Check(context.Background(), l.client(), in, Withhold(true))
+	for _, w := range slices.Concat(in.Offenders, in.Decoys) {
+		for _, sec := range secrets(l, w) {
+			for _, r := range got {
+				if strings.Contains(learnerText(r), sec) {
+					t.Errorf("%s names %q: %s", r.ID, sec, learnerText(r))
+				}
+			}
+		}
+	}
+	if !strings.Contains(got[1].Remediation, "image httpd whose container modifies /etc/passwd") {
+		t.Errorf("case 2's fix: %q", got[1].Remediation)
+	}
+}

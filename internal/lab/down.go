@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/docker"
@@ -17,7 +20,9 @@ var ErrNothingToRemove = errors.New("no such lab")
 
 // Down removes the lab: the exam terminal, the cluster (nodes, volumes, and
 // kind's network when no other cluster uses it), the kubeconfig context and
-// the lab's folder (its state and course folder). It returns
+// the lab's folder. What the learner wrote (the course folder, when it holds
+// a file, and the kept grades) is first moved to a folder of its own under
+// <cache>/attempts, said on opts.Out, unless opts.Purge. It returns
 // ErrNothingToRemove when there was no trace of the lab.
 func Down(ctx context.Context, opts Options) error {
 	if err := opts.defaults(); err != nil {
@@ -75,6 +80,15 @@ func Down(ctx context.Context, opts Options) error {
 	found = found || removed
 	if _, err := os.Stat(Dir(opts.CacheDir, opts.Name)); err == nil {
 		found = true
+		if !opts.Purge {
+			kept, err := KeepWork(opts.CacheDir, opts.Name, time.Now())
+			if err != nil {
+				return err
+			}
+			if kept != "" && opts.Out != nil {
+				fmt.Fprintf(opts.Out, "Your work (course folder and grades) is kept in %s; ckslab down --purge would have removed it.\n", kept)
+			}
+		}
 		if err := os.RemoveAll(Dir(opts.CacheDir, opts.Name)); err != nil {
 			return fmt.Errorf("removing the lab's folder: %w", err)
 		}
@@ -83,4 +97,66 @@ func Down(ctx context.Context, opts Options) error {
 		return ErrNothingToRemove
 	}
 	return nil
+}
+
+// KeptDir is where down keeps the learner's work of labs that are gone.
+func KeptDir(cacheDir string) string { return filepath.Join(cacheDir, "attempts") }
+
+// KeepWork moves the lab's course folder (when it holds any file) and its
+// kept grades to <cache>/attempts/<lab>-<time>/course and .../attempts, and
+// returns that folder; "" when there was nothing to keep.
+func KeepWork(cacheDir, name string, now time.Time) (string, error) {
+	course, attempts := CourseDir(cacheDir, name), AttemptsDir(cacheDir, name)
+	var move []string
+	if holdsFile(course) {
+		move = append(move, course)
+	}
+	if holdsFile(attempts) {
+		move = append(move, attempts)
+	}
+	if len(move) == 0 {
+		return "", nil
+	}
+	base := filepath.Join(KeptDir(cacheDir), name+"-"+now.Format("20060102-150405"))
+	dest := base
+	for i := 2; ; i++ {
+		err := os.MkdirAll(filepath.Dir(dest), 0o755)
+		if err == nil {
+			err = os.Mkdir(dest, 0o755)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || i > 100 {
+			return "", fmt.Errorf("keeping your work before removing the lab: %w", err)
+		}
+		dest = fmt.Sprintf("%s-%d", base, i)
+	}
+	for _, from := range move {
+		if err := os.Rename(from, filepath.Join(dest, filepath.Base(from))); err != nil {
+			return "", fmt.Errorf("keeping your work before removing the lab's folder (the folder is left as it is; run down again): %w", err)
+		}
+	}
+	return dest, nil
+}
+
+// holdsFile reports whether dir holds anything but empty folders. A folder
+// that cannot be read counts as holding something: it is kept, not lost.
+func holdsFile(dir string) bool {
+	found := false
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			found = true
+			return fs.SkipAll
+		}
+		if !d.IsDir() {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found || (err != nil && !errors.Is(err, fs.ErrNotExist))
 }

@@ -59,10 +59,28 @@ func AnswerPath(s *State, in *scenarios.Instance) string {
 	return filepath.Join(s.CourseDir, filepath.FromSlash(rel))
 }
 
+// GradeOption tunes Grade.
+type GradeOption func(*gradeSettings)
+
+type gradeSettings struct{ reveal bool }
+
+// WithReveal makes the report name everything, as `ckslab grade --reveal`:
+// the offenders' namespaces, Deployments, Pods and container ids.
+func WithReveal(reveal bool) GradeOption { return func(g *gradeSettings) { g.reveal = reveal } }
+
 // Grade runs every check of the lab's scenario against the live lab and the
 // truth recorded about it. It returns an error only when there is no lab to
-// grade; everything else is a check's status.
-func Grade(ctx context.Context, cacheDir, name string) (*grader.Report, error) {
+// grade; everything else is a check's status. It changes nothing: keeping the
+// grade is SaveAttempt's.
+//
+// The report withholds what the task asks the learner to find (see
+// grader.Disclosure), unless WithReveal(true) or the lab's state says the
+// answers were shown already (solve, the last hint).
+func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (*grader.Report, error) {
+	var g gradeSettings
+	for _, o := range options {
+		o(&g)
+	}
 	s, err := Load(cacheDir, name)
 	if err != nil {
 		return nil, err
@@ -71,7 +89,11 @@ func Grade(ctx context.Context, cacheDir, name string) (*grader.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name}
+	now := time.Now().UTC()
+	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name,
+		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget)}
+	report.Disclosure = disclosure(s, g.reveal)
+	withhold := report.Disclosure.Withheld
 	node := NodeContainer(WorkerContainer(name))
 	c, clientErr := Client(cacheDir, name)
 
@@ -90,6 +112,7 @@ func Grade(ctx context.Context, cacheDir, name string) (*grader.Report, error) {
 		MissingIsFailure: true,
 		DisplayPath:      in.AnswerFile,
 		Known:            known(ctx, c, in, truth),
+		Withhold:         withhold,
 	}
 	var res answerfile.Result
 	if len(opts.ContainerIDs) == 0 {
@@ -109,7 +132,7 @@ func Grade(ctx context.Context, cacheDir, name string) (*grader.Report, error) {
 				Message: "Cannot reach the lab's cluster: " + clientErr.Error(), Remediation: "Check that the lab is up: ckslab status."})
 		}
 	} else {
-		results = append(results, gradercluster.Check(ctx, c, in)...)
+		results = append(results, gradercluster.Check(ctx, c, in, gradercluster.Withhold(withhold))...)
 		report.Health = append(report.Health, gradercluster.Health(ctx, c, in)...)
 	}
 	report.Health = append(report.Health, falcoHealth(ctx, s, in, node))
@@ -121,6 +144,25 @@ func Grade(ctx context.Context, cacheDir, name string) (*grader.Report, error) {
 	}
 	report.Results = results
 	return report, nil
+}
+
+// disclosure decides what a grade of the lab may name: everything when asked
+// (--reveal) or once the answers were shown (solve, the last hint); else the
+// identifiers the task asks to find are withheld.
+func disclosure(s *State, reveal bool) grader.Disclosure {
+	var d grader.Disclosure
+	switch {
+	case reveal:
+		d.Reason = "asked for with --reveal"
+	case s.Revealed != "":
+		d.Reason = s.Revealed
+	default:
+		d.Withheld = true
+	}
+	if s.Name != DefaultName {
+		d.LabFlag = " --name " + s.Name
+	}
+	return d
 }
 
 // known describes the containers whose lines do not belong in the answer
@@ -157,7 +199,8 @@ func known(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, 
 // falcoRecord reads the alerts Falco recorded, or says why there are none.
 func falcoRecord(ctx context.Context, s *State, node falco.Node) answerfile.Record {
 	if !s.Falco.Installed {
-		return answerfile.Record{Missing: "this lab has no Falco. " + s.Falco.Missing}
+		// Why is said once, by the falco-running check.
+		return answerfile.Record{Missing: "this lab has no Falco (" + IDFalcoRunning + " under Environment says why)."}
 	}
 	alerts, err := ReadAlerts(ctx, node)
 	if err != nil {

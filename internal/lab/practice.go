@@ -34,6 +34,10 @@ func NextHint(cacheDir, name string) (hint string, n, total int, err error) {
 	i := min(s.HintsShown, total-1)
 	if s.HintsShown < total {
 		s.HintsShown++
+		if s.HintsShown == total && s.Revealed == "" {
+			// The last hint names the offenders: grades need not hide them any more.
+			s.Revealed = RevealedByLastHint
+		}
 		if err := s.Save(cacheDir); err != nil {
 			return "", 0, 0, err
 		}
@@ -171,5 +175,6 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 		return err
 	}
 	s.HintsShown = 0
+	s.TaskStartedAt = time.Now().UTC() // the task starts again; attempts and Revealed are kept
 	return s.Save(cacheDir)
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/ckslab/ckslab/grader"
 )
 
 // DefaultName is the lab's name, as the exam's cluster is called.
@@ -51,10 +53,59 @@ type State struct {
 	// Truth holds the offenders' container ids by case, as recorded at up.
 	Truth map[int][]string `json:"truth,omitempty"`
 	// HintsShown counts the hints `ckslab hint` gave.
-	HintsShown int       `json:"hints_shown,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	HintsShown int `json:"hints_shown,omitempty"`
+	// Revealed says why every grade of this lab names what the task asks the
+	// learner to find ("ckslab solve was run", "the last hint was shown");
+	// empty while the puzzle is kept. Set by solve and the last hint; reset
+	// keeps it, since it brings back the same names.
+	Revealed  string    `json:"revealed,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// ReadyAt is when `up` finished; zero while it has not (yet).
 	ReadyAt time.Time `json:"ready_at,omitzero"`
+	// TaskStartedAt is when the task started: when up finished, or the last
+	// reset. Zero in labs made before it was recorded: ReadyAt stands in.
+	TaskStartedAt time.Time `json:"task_started_at,omitzero"`
+}
+
+// TaskStart is when the task started, or zero while up has not finished.
+func (s *State) TaskStart() time.Time {
+	if !s.TaskStartedAt.IsZero() {
+		return s.TaskStartedAt
+	}
+	return s.ReadyAt
+}
+
+// TaskTime is the time spent on the task at now against budget, or nil
+// while the task has not started.
+func (s *State) TaskTime(now time.Time, budget time.Duration) *grader.TaskTime {
+	start := s.TaskStart()
+	if start.IsZero() {
+		return nil
+	}
+	return &grader.TaskTime{StartedAt: start, Elapsed: max(now.Sub(start), 0), Budget: budget}
+}
+
+// Reasons a lab's grades reveal everything.
+const (
+	RevealedBySolve    = "ckslab solve was run"
+	RevealedByLastHint = "the last hint was shown"
+)
+
+// MarkRevealed records that every later grade of the lab names what the task
+// asks to find, and why. A reason already recorded is kept.
+func MarkRevealed(cacheDir, name, reason string) error {
+	s, err := Load(cacheDir, name)
+	if err != nil {
+		return err
+	}
+	if s.Revealed != "" {
+		return nil
+	}
+	s.Revealed = reason
+	if err := s.Save(cacheDir); err != nil {
+		return fmt.Errorf("recording that lab %q's answers were shown: %w", name, err)
+	}
+	return nil
 }
 
 // ImagesState records the image set a lab was made with.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/internal/exec"
 )
 
@@ -24,6 +25,12 @@ type Report struct {
 	// ...), or why there is none.
 	Falco string
 	Since time.Duration
+	// Task is the time spent on the task against its budget (nil before up
+	// finished); Attempts the kept grades, oldest first.
+	Task     *grader.TaskTime
+	Attempts []Attempt
+	// AttemptsErr says why the kept grades could not be read.
+	AttemptsErr error
 }
 
 // Inspect reports the lab's state without changing anything.
@@ -36,6 +43,10 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	if !s.ReadyAt.IsZero() {
 		r.Since = time.Since(s.ReadyAt).Round(time.Second)
 	}
+	if in, err := Instance(name, s.Seed); err == nil {
+		r.Task = s.TaskTime(time.Now(), in.TimeBudget)
+	}
+	r.Attempts, r.AttemptsErr = Attempts(cacheDir, name)
 	for _, c := range []string{ControlPlaneContainer(name), WorkerContainer(name)} {
 		r.Nodes = append(r.Nodes, NodeStatus{Container: c, State: containerState(ctx, c)})
 	}
@@ -78,5 +89,22 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  context:  %s in %s\n", s.Context, s.Kubeconfig)
 	fmt.Fprintf(&b, "  falco:    %s\n", r.Falco)
 	fmt.Fprintf(&b, "  course:   %s (/opt/course in the terminal)\n", s.CourseDir)
+	if r.Task != nil {
+		fmt.Fprintf(&b, "  task:     %s spent (since %s; no hard stop)\n", r.Task, r.Task.StartedAt.Local().Format(time.DateTime))
+	}
+	switch {
+	case r.AttemptsErr != nil:
+		fmt.Fprintf(&b, "  grades:   %v\n", r.AttemptsErr)
+	case len(r.Attempts) == 0:
+		fmt.Fprintf(&b, "  grades:   none yet (ckslab grade)\n")
+	default:
+		last := r.Attempts[len(r.Attempts)-1]
+		flag := ""
+		if s.Name != DefaultName {
+			flag = " --name " + s.Name
+		}
+		fmt.Fprintf(&b, "  grades:   %d, the last %d/%d at %s (ckslab grade%s --history)\n",
+			len(r.Attempts), last.Score, last.MaxScore, last.GradedAt.Local().Format(time.DateTime), flag)
+	}
 	return b.String()
 }

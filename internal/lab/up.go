@@ -43,6 +43,9 @@ type Options struct {
 	FalcoSHA256  string
 	// Retain keeps a half-built cluster when up fails, for debugging.
 	Retain bool
+	// Purge makes down remove the learner's work (course folder, kept
+	// grades) too, instead of moving it under <cache>/attempts.
+	Purge bool
 	// CacheDir is ckslab's cache (images, Falco, labs' state).
 	CacheDir string
 	// Kubeconfig is the user's kubeconfig that gets the lab's context
@@ -195,6 +198,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, err
 	}
 	l.State.ReadyAt = time.Now().UTC()
+	l.State.TaskStartedAt = l.State.ReadyAt
 	if err := l.State.Save(opts.CacheDir); err != nil {
 		return nil, err
 	}

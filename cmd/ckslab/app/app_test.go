@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/internal/cli"
+	"github.com/ckslab/ckslab/internal/lab"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -192,7 +195,7 @@ func TestCheckLogJSONAndJUnit(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, r.out)
 	}
-	if r.code != 1 || doc.Schema != 1 || doc.Summary.ExitCode != 1 || doc.Results[1].ID != "answer-format" ||
+	if r.code != 1 || doc.Schema != 2 || doc.Summary.ExitCode != 1 || doc.Results[1].ID != "answer-format" ||
 		doc.Results[1].Status != "fail" || doc.Results[1].Findings[0].Line != 1 {
 		t.Errorf("code %d, doc %+v", r.code, doc)
 	}
@@ -230,5 +233,37 @@ func TestEngineStopLeavesOthersAlone(t *testing.T) {
 	r := run(t, "", "engine", "stop")
 	if r.code != 0 || !strings.Contains(r.out, "nothing to stop") {
 		t.Errorf("%+v", r)
+	}
+}
+
+func TestGradeHistory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CKSLAB_CACHE_DIR", dir)
+	s := &lab.State{Schema: lab.StateSchema, Name: "cluster1"}
+	if err := s.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "", "grade", "--history"); r.code != 0 || !strings.Contains(r.out, "No grades yet") {
+		t.Errorf("no grades: %+v", r)
+	}
+	for _, st := range []grader.Status{grader.Fail, grader.Pass} {
+		rep := &grader.Report{Name: "falco-runtime", GradedAt: time.Date(2025, 6, 1, 10, 14, 3, 0, time.UTC),
+			Task:    &grader.TaskTime{Elapsed: 5 * time.Minute, Budget: 12 * time.Minute},
+			Results: []grader.Result{{ID: "x", Points: 2, Status: st}}}
+		if _, err := lab.SaveAttempt(dir, "cluster1", rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := run(t, "", "grade", "--history")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[1], "1 ") || !strings.Contains(lines[1], "0/2") ||
+		!strings.HasPrefix(lines[2], "2 ") || !strings.Contains(lines[2], "2/2") || !strings.Contains(lines[2], "5m of 12m") {
+		t.Errorf("history: %+v", r)
+	}
+	if r := run(t, "", "grade", "--history", "--name", "lab2"); r.code != 2 || !strings.Contains(r.errOut, "no such lab") {
+		t.Errorf("history of no lab: %+v", r)
+	}
+	if r := run(t, "", "grade", "--history", "--reveal"); r.code == 0 || !strings.Contains(r.errOut, "history") {
+		t.Errorf("--history with --reveal: %+v", r)
 	}
 }

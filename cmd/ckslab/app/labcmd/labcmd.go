@@ -129,13 +129,15 @@ func nameFlag(name string) string {
 // NewDownCommand returns `ckslab down`.
 func NewDownCommand(streams cli.IOStreams) *cobra.Command {
 	var name string
+	var purge bool
 	c := &cobra.Command{
 		Use:   "down",
 		Short: "Remove the lab and everything it created",
 		Long: `Remove the lab: the exam terminal, the cluster's nodes and volumes (and kind's network
 when no other cluster uses it), the kubeconfig context, and the lab's folder with its
-state and course folder (your answer file: copy it first to keep it). A lab that does
-not exist is not an error.`,
+state. Your work is not deleted: the course folder (your answer file) and the kept
+grades are moved to a folder of their own, <cache>/attempts/<lab>-<time>/, and down
+says where. --purge removes them too. A lab that does not exist is not an error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := lab.ValidateName(name); err != nil {
@@ -146,7 +148,8 @@ not exist is not an error.`,
 				return err
 			}
 			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
-			err = lab.Down(cmd.Context(), lab.Options{Name: name, CacheDir: dir, Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st})
+			err = lab.Down(cmd.Context(), lab.Options{Name: name, CacheDir: dir, Purge: purge, Out: streams.Out,
+				Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st})
 			if errors.Is(err, lab.ErrNothingToRemove) {
 				fmt.Fprintf(streams.Out, "There is no lab %q; nothing to remove.\n", name)
 				return nil
@@ -154,11 +157,16 @@ not exist is not an error.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(streams.Out, "Lab %q removed; nothing of it is left.\n", name)
+			if purge {
+				fmt.Fprintf(streams.Out, "Lab %q removed, with your work; nothing of it is left.\n", name)
+			} else {
+				fmt.Fprintf(streams.Out, "Lab %q removed.\n", name)
+			}
 			return nil
 		},
 	}
 	addName(c, &name)
+	c.Flags().BoolVar(&purge, "purge", false, "remove your work too (course folder, kept grades) instead of keeping it under <cache>/attempts")
 	return c
 }
 
@@ -167,7 +175,7 @@ func NewStatusCommand(streams cli.IOStreams) *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:   "status",
-		Short: "Show the lab at a glance: nodes, Falco, the terminal, time since up",
+		Short: "Show the lab at a glance: nodes, Falco, the terminal, time spent, grades",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := cacheDir()
@@ -301,6 +309,11 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 				if !s.Falco.Installed {
 					note = "\nNote: this lab has no Falco (" + s.Falco.Missing + ")\n"
 				}
+				if in, ierr := lab.Instance(name, seed); ierr == nil {
+					if t := s.TaskTime(time.Now(), in.TimeBudget); t != nil {
+						note += fmt.Sprintf("\nTime spent: %s (since %s; no hard stop).\n", t, t.StartedAt.Local().Format(time.DateTime))
+					}
+				}
 			case errors.Is(err, lab.ErrNoLab):
 				note = fmt.Sprintf("\n(There is no lab %q yet: create it with ckslab up%s.)\n", name, nameFlag(name))
 			default:
@@ -322,12 +335,20 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 // NewGradeCommand returns `ckslab grade`.
 func NewGradeCommand(streams cli.IOStreams) *cobra.Command {
 	var name, output string
+	var reveal, history bool
 	c := &cobra.Command{
 		Use:   "grade",
 		Short: "Grade your work on the live lab",
 		Long: `Grade the answer file and the cluster's state against the truth: the offenders' real
 container ids (recorded while they ran), Falco's own alerts on the node, and the
 Deployments. Environment health (the node, Falco) is reported apart from the score.
+
+The report keeps the puzzle: it does not name what the task asks you to find (the
+offenders' namespaces, Deployments, Pods, container ids) unless your own work shows it.
+--reveal names everything, and so does every grade after ckslab solve or the last hint.
+
+Each grade is kept in the lab's folder, with the time spent on the task; --history
+lists them. reset keeps them; down moves them aside with your course folder.
 
 Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could not grade
 (no lab, cluster down, ...).`,
@@ -341,9 +362,23 @@ Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could no
 			if err != nil {
 				return err
 			}
-			report, err := lab.Grade(cmd.Context(), dir, name)
+			if history {
+				if _, err := lab.Load(dir, name); err != nil {
+					return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
+				}
+				attempts, err := lab.Attempts(dir, name)
+				if err != nil {
+					return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
+				}
+				_, err = fmt.Fprint(streams.Out, lab.History(attempts))
+				return err
+			}
+			report, err := lab.Grade(cmd.Context(), dir, name, lab.WithReveal(reveal))
 			if err != nil {
 				return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
+			}
+			if _, err := lab.SaveAttempt(dir, name, report); err != nil {
+				fmt.Fprintf(streams.ErrOut, "warning: this grade is not kept: %v\n", err)
 			}
 			if err := grader.Render(streams.Out, report, format, grader.RenderOptions{Color: format == grader.Text && cli.ColorEnabled(streams.Out)}); err != nil {
 				return &cli.ExitError{Code: grader.ExitCannotGrade, Err: err}
@@ -356,6 +391,9 @@ Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could no
 	}
 	addName(c, &name)
 	c.Flags().StringVarP(&output, "output", "o", string(grader.Text), "report format: "+strings.Join(grader.Formats, ", "))
+	c.Flags().BoolVar(&reveal, "reveal", false, "name everything: the offenders' namespaces, Deployments, Pods and container ids")
+	c.Flags().BoolVar(&history, "history", false, "list the kept grades (time, score, time spent) instead of grading")
+	c.MarkFlagsMutuallyExclusive("history", "reveal")
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(grader.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -378,7 +416,7 @@ func NewHintCommand(streams cli.IOStreams) *cobra.Command {
 			}
 			more := "next: ckslab hint" + nameFlag(name)
 			if n == total {
-				more = "that was the last hint; ckslab solve" + nameFlag(name) + " performs the reference solution"
+				more = "that was the last hint; from now on ckslab grade names everything; ckslab solve" + nameFlag(name) + " performs the reference solution"
 			}
 			_, err = fmt.Fprintf(streams.Out, "Hint %d of %d: %s\n(%s)\n", n, total, hint, more)
 			return err
@@ -397,11 +435,15 @@ func NewSolveCommand(streams cli.IOStreams) *cobra.Command {
 		Long: `Perform the scenario's reference solution in the exam terminal, step by step, the way a
 learner would: Falco's rule output, a capture of more than 30 s, the scale-down. On a lab
 without Falco, the steps that need it are skipped, saying why, and the rest is done.
-Then ckslab grade shows the result.`,
+Then ckslab grade shows the result; from now on it names everything, as --reveal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := cacheDir()
 			if err != nil {
+				return err
+			}
+			// The solution names the offenders: later grades need not hide them.
+			if err := lab.MarkRevealed(dir, name, lab.RevealedBySolve); err != nil {
 				return err
 			}
 			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
@@ -432,7 +474,9 @@ func NewResetCommand(streams cli.IOStreams) *cobra.Command {
 		Short: "Re-arm the scenario without recreating the cluster",
 		Long: `Re-arm the scenario on the existing cluster in seconds: the offenders and decoys as at
 the start, your answer file moved aside (renamed with the time, never deleted), Falco's
-rules restored, the offenders' container ids recorded again, the hints from the first.`,
+rules restored, the offenders' container ids recorded again, the hints from the first,
+the task's clock started again. Your kept grades stay, and so do revealed names (after
+solve or the last hint): reset brings back the same names.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := cacheDir()
