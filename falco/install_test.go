@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,6 +116,22 @@ func TestCheckNode(t *testing.T) {
 	p, _ := CheckNode(context.Background(), n, Pinned)
 	if !strings.Contains(p.Error(), "CAP_SYS_RESOURCE is missing") || !strings.Contains(p.Error(), "Falco cannot run on this machine") {
 		t.Errorf("message: %s", p.Error())
+	}
+	if regexp.MustCompile(`machine: [A-Z][a-z]`).MatchString(p.Error()) {
+		t.Errorf("a capital after the colon: %s", p.Error())
+	}
+}
+
+func TestLowerFirst(t *testing.T) {
+	for in, want := range map[string]string{
+		"The lab's nodes lack it.":    "the lab's nodes lack it.",
+		"CAP_SYS_RESOURCE is missing": "CAP_SYS_RESOURCE is missing",
+		"":                            "",
+		"x":                           "x",
+	} {
+		if got := lowerFirst(in); got != want {
+			t.Errorf("lowerFirst(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

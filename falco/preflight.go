@@ -32,7 +32,16 @@ func (p Preflight) Error() string {
 	for _, pr := range p.Problems {
 		parts = append(parts, pr.String())
 	}
-	return "Falco cannot run on this machine: " + strings.Join(parts, " ")
+	return "Falco cannot run on this machine: " + lowerFirst(strings.Join(parts, " "))
+}
+
+// lowerFirst lowers a sentence's first letter after a colon ("The lab's
+// nodes" -> "the lab's nodes"), but not an acronym's ("CAP_SYS_RESOURCE").
+func lowerFirst(s string) string {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'a' || s[1] > 'z' {
+		return s
+	}
+	return string(s[0]+'a'-'A') + s[1:]
 }
 
 // Capability bits (linux/capability.h).

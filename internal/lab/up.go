@@ -31,6 +31,10 @@ const ExamContext = "workload-prod"
 // LabelKey marks the containers ckslab adds beside kind's nodes (the terminal).
 const LabelKey = "dev.ckslab.lab"
 
+// FalcoPackageEnv names a local Falco .deb when Options.FalcoPackage
+// (--falco-package) is not given.
+const FalcoPackageEnv = "CKSLAB_FALCO_PACKAGE"
+
 // Options configure Up and Down.
 type Options struct {
 	Name string
@@ -62,6 +66,10 @@ func (o *Options) defaults() error {
 	}
 	if err := ValidateName(o.Name); err != nil {
 		return err
+	}
+	if o.FalcoPackage == "" {
+		// The same local package for every up (make lab, the e2e suite) without a flag.
+		o.FalcoPackage = os.Getenv(FalcoPackageEnv)
 	}
 	if o.CacheDir == "" {
 		d, err := images.CacheDir(os.Getenv)
@@ -339,7 +347,11 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		return nil
 	}
 	var pkg string
-	fetchErr := st.Step("Getting the Falco "+falco.Pinned.Version+" package", func() error {
+	want := falco.Pinned.Version
+	if v, ok := falco.VersionFromFileName(o.FalcoPackage); ok {
+		want = v // the step names the Falco it installs, not the pinned one
+	}
+	fetchErr := st.Step("Getting the Falco "+want+" package", func() error {
 		var err error
 		pkg, err = falco.Fetch(ctx, falco.Pinned, falco.FetchOptions{CacheDir: o.CacheDir, LocalPackage: o.FalcoPackage, SHA256: o.FalcoSHA256})
 		return err

@@ -96,7 +96,7 @@ without it.`,
 	f := c.Flags()
 	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
-	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one")
+	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one (default: $CKSLAB_FALCO_PACKAGE)")
 	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one")
 	f.BoolVar(&o.retain, "retain", false, "keep a half-built lab when up fails, for debugging")
 	_ = c.RegisterFlagCompletionFunc("images", cobra.FixedCompletions([]string{"public", "local"}, cobra.ShellCompDirectiveNoFileComp))

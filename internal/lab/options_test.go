@@ -1,0 +1,20 @@
+package lab
+
+import "testing"
+
+func TestFalcoPackageFromEnvironment(t *testing.T) {
+	const env = "/srv/falco-0.40.0-x86_64.deb"
+	t.Setenv(FalcoPackageEnv, env)
+	for _, tt := range []struct{ flag, want string }{
+		{"", env}, // no --falco-package: the environment's
+		{"/x/falco-0.44.1-x86_64.deb", "/x/falco-0.44.1-x86_64.deb"}, // the flag wins
+	} {
+		o := Options{FalcoPackage: tt.flag, CacheDir: t.TempDir(), Kubeconfig: "kubeconfig"}
+		if err := o.defaults(); err != nil {
+			t.Fatal(err)
+		}
+		if o.FalcoPackage != tt.want {
+			t.Errorf("--falco-package %q: FalcoPackage = %q, want %q", tt.flag, o.FalcoPackage, tt.want)
+		}
+	}
+}
