@@ -1,7 +1,6 @@
 package falco
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,21 +20,11 @@ const (
 // realLines reads a file of testdata/real, one string a line.
 func realLines(t testing.TB, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 // hostPart is the fixtures' one edit: the registry host in front of library/.

@@ -1,7 +1,6 @@
 package answerfile
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"strings"
@@ -23,21 +22,11 @@ const (
 
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 // walkthroughAnswer cuts the answer from the foreground run's stdout as the
