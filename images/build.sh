@@ -122,8 +122,11 @@ compute_keys() {
     local k="K_ROOTFS_${r}"
     printf -v "ROOTFS_${r}" '%s' "$CACHE/rootfs/$r-${!k}"
   done
-  IMG_NGINX=$IMAGE_REPOSITORY/nginx:$K_NGINX
-  IMG_HTTPD=$IMAGE_REPOSITORY/httpd:$K_HTTPD
+  # the workload images carry the public set's repository names (docker.io/library/nginx and .../httpd on
+  # the nodes), so crictl, kubectl describe and Falco's image= field say nginx and httpd in both sets and the
+  # walkthrough's greps behave the same online and offline; the tag (the build key) keeps them apart
+  IMG_NGINX=nginx:$K_NGINX
+  IMG_HTTPD=httpd:$K_HTTPD
   IMG_TERMINAL=$IMAGE_REPOSITORY/terminal:$K_TERMINAL
   IMG_KINDNET=$IMAGE_REPOSITORY/kindnet-lite:$K_IMG_COMPONENTS
   IMG_NODE=$IMAGE_REPOSITORY/node:$K8S_VERSION-$K_NODE

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Remove what earlier builds left that the current keys no longer name: our own keyed images
-# (${IMAGE_REPOSITORY}/{node,nginx,httpd,terminal,kindnet-lite,net-base} with an io.ckslab.key label and another tag),
+# (${IMAGE_REPOSITORY}/{node,terminal,kindnet-lite,net-base} and the workloads nginx, httpd with an io.ckslab.key
+# label and another tag; the label keeps public nginx and httpd images out of it),
 # and cached binaries and rootfs trees with other keys. Set CKSLAB_IMAGES_KEEP_OLD=1 to keep them.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 if [ "${CKSLAB_IMAGES_KEEP_OLD:-0}" = 1 ]; then echo "CKSLAB_IMAGES_KEEP_OLD=1: keeping old artefacts"; exit 0; fi
 keep=" $IMG_NODE $IMG_NGINX $IMG_HTTPD $IMG_TERMINAL $IMG_KINDNET $IMAGE_REPOSITORY/net-base:$K_IMG_COMPONENTS "
-for repo in node nginx httpd terminal kindnet-lite net-base; do
-  docker image ls --format '{{.Repository}}:{{.Tag}}' --filter "label=io.ckslab.key" "$IMAGE_REPOSITORY/$repo" |
+for repo in "$IMAGE_REPOSITORY"/{node,nginx,httpd,terminal,kindnet-lite,net-base} nginx httpd; do
+  docker image ls --format '{{.Repository}}:{{.Tag}}' --filter "label=io.ckslab.key" "$repo" |
   while read -r ref; do
     case $keep in *" $ref "*) continue ;; esac
     if docker rmi "$ref" >/dev/null 2>&1; then echo "removed old image $ref"; else echo "kept $ref (in use)"; fi
