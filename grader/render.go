@@ -168,24 +168,7 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 			t.result(res, idWidth, false)
 		}
 	}
-	s := r.Summary()
-	var parts []string
-	for _, c := range []struct {
-		n    int
-		word string
-	}{{s.Passed, "passed"}, {s.Warned, "passed with a warning"}, {s.Failed, "failed"}, {s.Skipped, "skipped"}, {s.Errored, "could not be graded"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.word))
-		}
-	}
-	verdict := "All checks pass."
-	switch s.ExitCode {
-	case ExitFail:
-		verdict = "Not done yet: fix the failing checks above."
-	case ExitCannotGrade:
-		verdict = "Could not grade everything: see the errors above."
-	}
-	t.printf("\n%s %d/%d (%s). %s\n", t.paint(ansiBold, "Score"), s.Score, s.MaxScore, strings.Join(parts, ", "), verdict)
+	t.printf("\n%s %s\n", summaryLine(r, t.paint(ansiBold, "Score")), verdict(r.Summary().ExitCode))
 	var about []string
 	if r.Attempt > 0 {
 		about = append(about, fmt.Sprintf("Attempt %d", r.Attempt))
@@ -204,6 +187,33 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 		t.printf("%s\n", t.paint(ansiDim, "Names and ids are shown: "+r.Disclosure.Reason+"."))
 	}
 	return t.err
+}
+
+// SummaryLine is the text report's score, without its verdict: "Score 11/13 (5 passed, 1 failed).".
+func SummaryLine(r *Report) string { return summaryLine(r, "Score") }
+
+func summaryLine(r *Report, score string) string {
+	s := r.Summary()
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		word string
+	}{{s.Passed, "passed"}, {s.Warned, "passed with a warning"}, {s.Failed, "failed"}, {s.Skipped, "skipped"}, {s.Errored, "could not be graded"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.word))
+		}
+	}
+	return fmt.Sprintf("%s %d/%d (%s).", score, s.Score, s.MaxScore, strings.Join(parts, ", "))
+}
+
+func verdict(exitCode int) string {
+	switch exitCode {
+	case ExitFail:
+		return "Not done yet: fix the failing checks above."
+	case ExitCannotGrade:
+		return "Could not grade everything: see the errors above."
+	}
+	return "All checks pass."
 }
 
 func (t *textWriter) result(res Result, idWidth int, scored bool) {

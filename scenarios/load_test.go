@@ -38,6 +38,8 @@ func TestLoadFSRejectsBrokenDefinitions(t *testing.T) {
 			"line 34: spec.setup.seeding.decoys:", "min 2, max 1", "3 <= min <= max"}},
 		{"decoy-in-offender-namespace", []string{"spec.setup.decoys[0].namespace:", `"team-blue" is an offender's`}},
 		{"no-hints", []string{"spec.hints:", "has 0 hints", "write 3 to 5 hints"}},
+		{"step-without-verify", []string{"step-without-verify/scenario.yaml", "line 45: spec.solution[0]", `step "scale" has no verify`,
+			"succeed only when the step did its work"}},
 		{"template-typo", []string{"line 45: spec.solution[0].run:", "can't evaluate field Deploymnet", "{{.Case1.Deployment}}"}},
 	}
 	fsys := os.DirFS("testdata")

@@ -165,10 +165,22 @@ type Step struct {
 	ID    string `yaml:"id"`
 	Title string `yaml:"title"`
 	Run   string `yaml:"run"`
+	// Verify is a script run after Run, the same way, that succeeds only when what the step is for is true
+	// (the rule's output changed, the answer file holds case 1's lines, the Deployment is at 0); it prints what
+	// it saw when it is not. Every step has one: a step cannot say it succeeded without proving it.
+	Verify string `yaml:"verify"`
 	// Needs lists what the step cannot do without ("falco": Falco runs on the node).
 	Needs []string `yaml:"needs"`
 	// Timeout bounds the step (default DefaultStepTimeout).
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// StepShell is how a step's script (Run or Verify) runs in the exam terminal: as the argument of a login bash
+// that stops at the first failing command (also inside a pipeline), never on standard input. A script read from
+// standard input can be eaten by any command in it that reads its own (ssh, kubectl exec -i, cat), and the step
+// then "succeeds" having run nothing after that command; with -c, the script is out of their reach.
+func StepShell(script string) []string {
+	return []string{"bash", "-l", "-c", "set -e -o pipefail\n" + script}
 }
 
 // DefaultStepTimeout bounds a solution step that sets no timeout.

@@ -357,6 +357,10 @@ func (v *validator) solution(steps []Step) {
 		if strings.TrimSpace(st.Run) == "" {
 			v.add("give the command line the step runs in the exam terminal", append(p, "run"), "step %q runs nothing", st.ID)
 		}
+		if strings.TrimSpace(st.Verify) == "" {
+			v.add("give the commands that succeed only when the step did its work (and print what they saw otherwise)",
+				append(p, "verify"), "step %q has no verify", st.ID)
+		}
 		for j, n := range st.Needs {
 			if n != NeedFalco {
 				v.add("use "+NeedFalco, append(p, "needs", j), "step %q needs unknown %q", st.ID, n)
@@ -408,7 +412,8 @@ func textFields(s *Scenario) []textField {
 	}
 	for i := range sp.Solution {
 		out = append(out, textField{at("spec", "solution", i, "title"), &sp.Solution[i].Title},
-			textField{at("spec", "solution", i, "run"), &sp.Solution[i].Run})
+			textField{at("spec", "solution", i, "run"), &sp.Solution[i].Run},
+			textField{at("spec", "solution", i, "verify"), &sp.Solution[i].Verify})
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ckslab/ckslab/falco"
@@ -80,11 +82,23 @@ func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io
 		err := st.Step(step.Title, func() error {
 			sctx, cancel := context.WithTimeout(ctx, step.Timeout)
 			defer cancel()
-			c := exec.Command("docker", "exec", "--interactive", s.Terminal, "bash", "-l")
-			c.Stdin = []byte(step.Run)
-			b, err := c.Output(sctx)
-			r.Output = string(b)
-			return err
+			inTerminal := []string{"docker", "exec", s.Terminal}
+			out, err := runScript(sctx, inTerminal, step.Run)
+			r.Output = string(out)
+			if err != nil {
+				return err
+			}
+			// What must be true after the step: a step that exits 0 having done nothing fails here.
+			if out, err := runScript(sctx, inTerminal, step.Verify); err != nil {
+				r.Output += string(out)
+				var se *ScriptError
+				saw := ""
+				if errors.As(err, &se) {
+					saw = se.Output
+				}
+				return &NotDoneError{Saw: saw, Err: err}
+			}
+			return nil
 		})
 		r.Err = err
 		results = append(results, r)
@@ -94,6 +108,50 @@ func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	}
 	return results, nil
 }
+
+// runScript runs one script of a step (its run or its verify) through prefix (docker exec into the exam
+// terminal; nothing in tests) as scenarios.StepShell has it: as bash's argument, with no standard input, so no
+// command in it can read the rest of the script.
+func runScript(ctx context.Context, prefix []string, script string) ([]byte, error) {
+	argv := append(slices.Clone(prefix), scenarios.StepShell(script)...)
+	out, err := exec.Command(argv[0], argv[1:]...).Output(ctx)
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		// the script is in the scenario; say what it printed, not the whole command line
+		err = &ScriptError{Output: strings.TrimSpace(string(ee.Output)), Err: ee.Err}
+	}
+	return out, err
+}
+
+// ScriptError is a step's script that failed: how, and what it printed on stderr.
+type ScriptError struct {
+	Output string
+	Err    error
+}
+
+func (e *ScriptError) Error() string {
+	if e.Output == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + ": " + e.Output
+}
+
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// NotDoneError is a step that ran without error but whose verify found its work not done.
+type NotDoneError struct {
+	Saw string // what the verify printed
+	Err error
+}
+
+func (e *NotDoneError) Error() string {
+	if e.Saw == "" {
+		return "it ran, but what it is for is not true afterwards (its verify failed: " + e.Err.Error() + ")"
+	}
+	return "it ran, but what it is for is not true afterwards: " + e.Saw
+}
+
+func (e *NotDoneError) Unwrap() error { return e.Err }
 
 func needsFalco(step scenarios.Step) bool {
 	for _, n := range step.Needs {

@@ -433,9 +433,12 @@ func NewSolveCommand(streams cli.IOStreams) *cobra.Command {
 		Use:   "solve",
 		Short: "Perform the reference solution on the lab, the way a learner would",
 		Long: `Perform the scenario's reference solution in the exam terminal, step by step, the way a
-learner would: Falco's rule output, a capture of more than 30 s, the scale-down. On a lab
-without Falco, the steps that need it are skipped, saying why, and the rest is done.
-Then ckslab grade shows the result; from now on it names everything, as --reveal.`,
+learner would: Falco's rule output, a capture of more than 30 s, the scale-down. Each step is
+checked after it runs (the rule's output changed, the answer file holds case 1's alerts, the
+Deployments are at 0); a step whose work is not done stops solve, naming the step and what
+was seen. On a lab without Falco, the steps that need it are skipped, saying why, and the
+rest is done. Solve ends with the grade's score line and exits with the grade's code (0 all
+checks pass, 1 some fail, 2 could not grade); from now on grades name everything, as --reveal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := cacheDir()
@@ -458,8 +461,23 @@ Then ckslab grade shows the result; from now on it names everything, as --reveal
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(streams.Out, "Done. See the result with: ckslab grade%s\n", nameFlag(name))
-			return err
+			// The solution is done when the grade says so: end with its score and exit with its code.
+			report, err := lab.Grade(cmd.Context(), dir, name, lab.WithReveal(true))
+			if err != nil {
+				return &cli.ExitError{Code: grader.ExitCannotGrade, Err: fmt.Errorf("the reference solution ran, but the lab could not be graded: %w", err)}
+			}
+			sum := report.Summary()
+			next := "the report: ckslab grade" + nameFlag(name)
+			if sum.ExitCode != grader.ExitPass {
+				next = "the reference solution did not pass; see which checks fail: ckslab grade" + nameFlag(name)
+			}
+			if _, err := fmt.Fprintf(streams.Out, "Graded: %s %s\n", grader.SummaryLine(report), next); err != nil {
+				return err
+			}
+			if sum.ExitCode != grader.ExitPass {
+				return &cli.ExitError{Code: sum.ExitCode}
+			}
+			return nil
 		},
 	}
 	addName(c, &name)
