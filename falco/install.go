@@ -132,25 +132,6 @@ func RestoreRules(ctx context.Context, n Node) error {
 	return nil
 }
 
-// WaitHealthy waits until the service is active and Falco's health endpoint
-// answers ok.
-func WaitHealthy(ctx context.Context, n Node, timeout time.Duration) error {
-	return wait.Poll(ctx, time.Second, timeout, "Falco to become healthy", func(ctx context.Context) (bool, string, error) {
-		state, _ := n.Exec(ctx, nil, "systemctl", "is-active", Service)
-		if s := strings.TrimSpace(string(state)); s != "active" {
-			return false, "service falco is " + s, nil
-		}
-		out, err := n.Exec(ctx, nil, "curl", "-fsS", "--max-time", "2", HealthURL)
-		if err != nil {
-			return false, "health endpoint: " + firstLine(err.Error()), nil
-		}
-		if !strings.Contains(string(out), "ok") {
-			return false, "health endpoint answered " + strings.TrimSpace(string(out)), nil
-		}
-		return true, "", nil
-	})
-}
-
 // WaitFirstAlert waits until /var/log/syslog holds an alert containing text
 // (a real one, written by Falco through rsyslog) and returns it parsed.
 func WaitFirstAlert(ctx context.Context, n Node, text string, timeout time.Duration) (Alert, error) {

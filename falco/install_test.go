@@ -295,15 +295,6 @@ func TestWaitFirstAlert(t *testing.T) {
 	}
 }
 
-func TestWaitHealthyTimesOutSayingWhatItSaw(t *testing.T) {
-	n := newFakeNode()
-	n.on("systemctl is-active falco", "failed\n", failed(""))
-	err := WaitHealthy(context.Background(), n, 50*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "last seen: service falco is failed") {
-		t.Errorf("err = %v", err)
-	}
-}
-
 // Downloads: against a local server standing in for the download site,
 // which this machine cannot reach.
 
@@ -393,5 +384,80 @@ func TestVersionFromFileName(t *testing.T) {
 		if got, _ := VersionFromFileName(name); got != want {
 			t.Errorf("%s: %q", name, got)
 		}
+	}
+}
+
+// A Falco whose service fails at start-up is noticed within a poll, with its journal lines and what they mean.
+func TestWaitRunningServiceFailsAtStart(t *testing.T) {
+	n := newFakeNode()
+	n.on("systemctl show --property=Id,ActiveState,SubState,Result falco",
+		"Id=falco-modern-bpf.service\nActiveState=activating\nSubState=auto-restart\nResult=exit-code\n", nil)
+	n.on("journalctl --unit falco-modern-bpf.service --lines 30 --no-pager --output cat",
+		"Thu Dec  3 10:00:00 2026: Falco version: 0.40.0\nlibpman: unable to bump RLIMIT_MEMLOCK to unlimited (errno: 1 | message: Operation not permitted)\n"+
+			"Thu Dec  3 10:00:00 2026: An error occurred in an event source, forcing termination...\n", nil)
+	start := time.Now()
+	err := WaitRunning(context.Background(), n, "0.40.0", 2*time.Minute)
+	var se *StartError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v (%T), want a *StartError", err, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s: a failed service must be noticed at once, not after the timeout", d)
+	}
+	for _, want := range []string{"Falco 0.40.0 is installed but does not run", "stopped at start-up (activating (auto-restart), result exit-code)", "RLIMIT_MEMLOCK", "CAP_SYS_RESOURCE"} {
+		if !strings.Contains(se.Error(), want) {
+			t.Errorf("error %q lacks %q", se.Error(), want)
+		}
+	}
+	if !strings.Contains(se.Summary(), `Falco said: "libpman: unable to bump RLIMIT_MEMLOCK`) {
+		t.Errorf("summary %q does not quote Falco's line", se.Summary())
+	}
+	if len(se.Lines) != 3 {
+		t.Errorf("lines %q, want the 3 journal lines", se.Lines)
+	}
+}
+
+// The other known start-up failures are each explained; an unknown one quotes Falco's last line.
+func TestStartErrorMeanings(t *testing.T) {
+	for line, want := range map[string]string{
+		"libbpf: prog 'signal_deliver': failed to resolve CO-RE relocation <byte_off> [42] struct kernfs_node.parent": "CO-RE relocation failed",
+		"R5 invalid mem access 'scalar'": "BPF verifier rejected",
+		"something new went wrong":       "",
+	} {
+		e := &StartError{Version: "0.40.0", Reason: "its service stopped at start-up (failed)", Lines: []string{"Falco version: 0.40.0", line}}
+		e.Meaning = explain(e.Lines)
+		if want == "" {
+			if e.Meaning != "" {
+				t.Errorf("%q: meaning %q, want none", line, e.Meaning)
+			}
+		} else if !strings.Contains(e.Meaning, want) {
+			t.Errorf("%q: meaning %q lacks %q", line, e.Meaning, want)
+		}
+		if !strings.Contains(e.Summary(), line) {
+			t.Errorf("summary %q does not quote %q", e.Summary(), line)
+		}
+	}
+}
+
+func TestWaitRunningHealthy(t *testing.T) {
+	n := newFakeNode()
+	n.on("systemctl show --property=Id,ActiveState,SubState,Result falco",
+		"Id=falco-modern-bpf.service\nActiveState=active\nSubState=running\nResult=success\n", nil)
+	n.on("curl -fsS --max-time 2 "+HealthURL, `{"status": "ok"}`, nil)
+	if err := WaitRunning(context.Background(), n, "0.44.1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Active but never healthy: a StartError after the timeout, saying what was last seen.
+func TestWaitRunningNeverHealthy(t *testing.T) {
+	n := newFakeNode()
+	n.on("systemctl show --property=Id,ActiveState,SubState,Result falco",
+		"Id=falco-modern-bpf.service\nActiveState=active\nSubState=running\nResult=success\n", nil)
+	n.on("curl -fsS --max-time 2 "+HealthURL, "", failed("curl: (7) Failed to connect to localhost port 8765"))
+	err := WaitRunning(context.Background(), n, "0.44.1", 50*time.Millisecond)
+	var se *StartError
+	if !errors.As(err, &se) || !strings.Contains(se.Reason, "Failed to connect") {
+		t.Fatalf("err = %v, want a StartError saying what was last seen", err)
 	}
 }

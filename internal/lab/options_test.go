@@ -1,6 +1,9 @@
 package lab
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFalcoPackageFromEnvironment(t *testing.T) {
 	const env = "/srv/falco-0.40.0-x86_64.deb"
@@ -16,5 +19,17 @@ func TestFalcoPackageFromEnvironment(t *testing.T) {
 		if o.FalcoPackage != tt.want {
 			t.Errorf("--falco-package %q: FalcoPackage = %q, want %q", tt.flag, o.FalcoPackage, tt.want)
 		}
+	}
+}
+
+func TestParsePreflightMode(t *testing.T) {
+	for in, want := range map[string]PreflightMode{"": PreflightRefuse, "refuse": PreflightRefuse, "warn": PreflightWarn} {
+		got, err := ParsePreflightMode(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePreflightMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParsePreflightMode("ignore"); err == nil || !strings.Contains(err.Error(), "use refuse (the default) or warn") {
+		t.Errorf("ParsePreflightMode(ignore): %v", err)
 	}
 }

@@ -211,7 +211,7 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 			if _, err := node.Exec(ctx, nil, "systemctl", "restart", falco.Service); err != nil {
 				return err
 			}
-			return falco.WaitHealthy(ctx, node, time.Minute)
+			return falco.WaitRunning(ctx, node, s.Falco.Version, time.Minute)
 		}); err != nil {
 			return err
 		}

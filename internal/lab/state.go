@@ -123,6 +123,8 @@ type FalcoState struct {
 	Version   string `json:"version,omitempty"`
 	// Missing says plainly why the lab has no Falco.
 	Missing string `json:"missing,omitempty"`
+	// PreflightWarnings are the preflight's problems up installed Falco despite (--falco-preflight=warn).
+	PreflightWarnings []string `json:"preflight_warnings,omitempty"`
 }
 
 // Dir is a lab's folder in the cache.

@@ -52,6 +52,8 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	}
 	r.Terminal = containerState(ctx, TerminalName(name))
 	switch {
+	case !s.Falco.Installed && s.Falco.Version != "":
+		r.Falco = "does not run: " + s.Falco.Missing
 	case !s.Falco.Installed:
 		r.Falco = "not installed: " + s.Falco.Missing
 	default:
@@ -59,6 +61,9 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 		r.Falco = strings.TrimSpace(string(out))
 		if r.Falco == "" {
 			r.Falco = "unknown (the node does not answer)"
+		}
+		if len(s.Falco.PreflightWarnings) > 0 {
+			r.Falco += " (installed with --falco-preflight=warn despite: " + strings.Join(s.Falco.PreflightWarnings, " ") + ")"
 		}
 	}
 	return r, nil

@@ -35,6 +35,29 @@ const LabelKey = "dev.ckslab.lab"
 // (--falco-package) is not given.
 const FalcoPackageEnv = "CKSLAB_FALCO_PACKAGE"
 
+// PreflightMode says what a Falco preflight problem does.
+type PreflightMode string
+
+// Preflight modes (--falco-preflight).
+const (
+	PreflightRefuse PreflightMode = "refuse"
+	PreflightWarn   PreflightMode = "warn"
+)
+
+// PreflightModes lists the modes, for help and completion.
+var PreflightModes = []string{string(PreflightRefuse), string(PreflightWarn)}
+
+// ParsePreflightMode reads --falco-preflight ("" is the default, refuse).
+func ParsePreflightMode(s string) (PreflightMode, error) {
+	switch PreflightMode(s) {
+	case "", PreflightRefuse:
+		return PreflightRefuse, nil
+	case PreflightWarn:
+		return PreflightWarn, nil
+	}
+	return "", fmt.Errorf("%q is not a preflight mode: use refuse (the default) or warn", s)
+}
+
 // Options configure Up and Down.
 type Options struct {
 	Name string
@@ -45,6 +68,10 @@ type Options struct {
 	// overrides the pinned checksum of the download.
 	FalcoPackage string
 	FalcoSHA256  string
+	// FalcoPreflight is what a problem the Falco preflight finds does: PreflightRefuse (the default: no
+	// Falco, saying why) or PreflightWarn (install it anyway, saying which problem, for Falco builds that
+	// tolerate it, e.g. a refused RLIMIT_MEMLOCK raise on kernels 5.11 and later).
+	FalcoPreflight PreflightMode
 	// Retain keeps a half-built cluster when up fails, for debugging.
 	Retain bool
 	// Purge makes down remove the learner's work (course folder, kept
@@ -66,6 +93,9 @@ func (o *Options) defaults() error {
 	}
 	if err := ValidateName(o.Name); err != nil {
 		return err
+	}
+	if o.FalcoPreflight == "" {
+		o.FalcoPreflight = PreflightRefuse
 	}
 	if o.FalcoPackage == "" {
 		// The same local package for every up (make lab, the e2e suite) without a flag.
@@ -152,8 +182,11 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, err
 	case prev.Version != version.Get():
 		return nil, fmt.Errorf("lab %q was made by ckslab %s, this is %s: remove it first with: ckslab down --name %s", opts.Name, prev.Version, version.Get(), opts.Name)
-	case !prev.ReadyAt.IsZero():
+	case !prev.ReadyAt.IsZero() && prev.Falco.Installed:
 		return prev, ErrAlreadyUp
+	case !prev.ReadyAt.IsZero():
+		// Up and complete but without Falco: try Falco again (the machine, the package or the flags may differ).
+		return l.retryFalco(ctx, prev)
 	}
 
 	if err := st.Step("Checking the Docker engine", func() error {
@@ -209,6 +242,52 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	l.State.TaskStartedAt = l.State.ReadyAt
 	if err := l.State.Save(opts.CacheDir); err != nil {
 		return nil, err
+	}
+	return l.State, nil
+}
+
+// retryFalco runs the Falco part of up again on a lab that is up without Falco: the preflight, the package,
+// the install and the start. It returns ErrAlreadyUp (and the state, with the reason updated) when the lab
+// still has no Falco, and the state when Falco now runs.
+func (l *Lab) retryFalco(ctx context.Context, prev *State) (*State, error) {
+	o, st := l.opts, l.opts.Status
+	l.State = prev
+	var err error
+	if err := st.Step("Checking the Docker engine", func() error {
+		l.engine, err = docker.Ensure(ctx, docker.Options{CacheDir: o.CacheDir, Logger: o.Logger})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	l.provider = cluster.NewProvider(l.engine, cluster.ProviderWithLogger(kindLogger(o.Logger)))
+	worker, err := l.provider.Worker(o.Name)
+	if err != nil {
+		return nil, fmt.Errorf("lab %q is up without Falco, and its worker cannot be found to try again: %w", o.Name, err)
+	}
+	n := falco.KindNode(worker)
+	var pre falco.Preflight
+	if err := st.Step("This lab has no Falco; trying again: the Falco preflight", func() error {
+		pre, err = falco.CheckNode(ctx, n, falco.Pinned)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := l.installFalco(ctx, worker, pre); err != nil {
+		return nil, err
+	}
+	if l.State.Falco.Installed {
+		if err := st.Step("Waiting for Falco's first alert of case 1", func() error {
+			_, err := falco.WaitFirstAlert(ctx, n, falco.PackageAlertText, 2*time.Minute)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.State.Save(o.CacheDir); err != nil {
+		return nil, err
+	}
+	if !l.State.Falco.Installed {
+		return l.State, ErrAlreadyUp
 	}
 	return l.State, nil
 }
@@ -341,10 +420,17 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	o, st := l.opts, l.opts.Status
 	n := falco.KindNode(worker)
 	l.State.Falco = FalcoState{}
+	var warnings []string
 	if !pre.OK() {
-		l.State.Falco.Missing = pre.Error()
-		o.Logger.Warn("This lab has no Falco. " + pre.Error())
-		return nil
+		if o.FalcoPreflight != PreflightWarn {
+			l.State.Falco.Missing = pre.Error()
+			o.Logger.Warn("This lab has no Falco. " + pre.Error())
+			return nil
+		}
+		for _, p := range pre.Problems {
+			warnings = append(warnings, p.Problem)
+		}
+		o.Logger.Warn("--falco-preflight=warn: installing Falco although the preflight found: " + strings.Join(warnings, " "))
 	}
 	var pkg string
 	want := falco.Pinned.Version
@@ -357,7 +443,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		return err
 	})
 	if errors.Is(fetchErr, falco.ErrNoPackage) {
-		l.State.Falco.Missing = fetchErr.Error()
+		l.State.Falco = FalcoState{Missing: fetchErr.Error(), PreflightWarnings: warnings}
 		o.Logger.Warn("This lab has no Falco: " + fetchErr.Error())
 		return nil
 	}
@@ -369,15 +455,45 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		version = v
 	}
 	if err := st.Step("Installing Falco "+version+" on "+cluster.WorkerNodeName(o.Name), func() error {
-		if err := falco.Install(ctx, n, pkg, version, o.Logger.V(1).Infof); err != nil {
-			return err
-		}
-		return falco.WaitHealthy(ctx, n, 2*time.Minute)
+		return falco.Install(ctx, n, pkg, version, o.Logger.V(1).Infof)
 	}); err != nil {
 		return err
 	}
-	l.State.Falco = FalcoState{Installed: true, Version: version}
+	// A Falco that installs but does not run (a kernel or a machine it does not support) leaves a lab without
+	// Falco, saying why in Falco's own words; it is noticed within seconds when the service fails.
+	var startErr *falco.StartError
+	err := st.Step("Starting Falco "+version, func() error { return falco.WaitRunning(ctx, n, version, 2*time.Minute) })
+	switch {
+	case errors.As(err, &startErr):
+		if serr := falco.StopService(context.WithoutCancel(ctx), n, ""); serr != nil {
+			o.Logger.Warn(serr.Error())
+		}
+		l.State.Falco = FalcoState{Version: version, PreflightWarnings: warnings,
+			Missing: startErr.Summary() + ". ckslab up" + nameFlag(o.Name) + " tries again"}
+		o.Logger.Warn("This lab has no Falco: " + startErr.Error() + ".\nFalco's last lines (journalctl -u falco-modern-bpf on " +
+			cluster.WorkerNodeName(o.Name) + "):\n  " + strings.Join(lastN(startErr.Lines, 12), "\n  ") +
+			"\nThe lab runs without Falco; ckslab up" + nameFlag(o.Name) + " tries Falco again.")
+		return nil
+	case err != nil:
+		return err
+	}
+	l.State.Falco = FalcoState{Installed: true, Version: version, PreflightWarnings: warnings}
 	return nil
+}
+
+func lastN(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// nameFlag is " --name N" for a lab that is not the default one.
+func nameFlag(name string) string {
+	if name == DefaultName {
+		return ""
+	}
+	return " --name " + name
 }
 
 func containerIP(ctx context.Context, container string) (string, error) {

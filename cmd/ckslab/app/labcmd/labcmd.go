@@ -44,6 +44,7 @@ func verbosity(c *cobra.Command) int {
 func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 	var o struct {
 		name, images, falcoPackage, falcoSHA256 string
+		falcoPreflight                          string
 		seed                                    int64
 		retain                                  bool
 	}
@@ -51,7 +52,7 @@ func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 		Use:   "up",
 		Short: "Create the lab: the kind cluster, Falco on cluster1-node1, the exam terminal",
 		Long: `Create the lab, or converge one that an interrupted up left behind. A lab that is
-already up is left as it is.
+already up is left as it is; one without Falco tries Falco again.
 
 The image set is public (kind's node image and Docker Hub's nginx and httpd, pulled on
 demand; for machines online) or local (built on this machine with make images; for
@@ -59,8 +60,11 @@ machines without a container registry): --images, or the environment variable
 CKSLAB_IMAGES (default public).
 
 Falco is downloaded once and cached, or taken from --falco-package for classrooms
-without internet. When Falco cannot run on this machine, the lab says why and runs
-without it.`,
+without internet. When Falco cannot run on this machine (the preflight finds a problem,
+or Falco installs but stops at start-up), the lab says why, in Falco's own words when it
+ran, and runs without it; up on that lab later tries Falco again. --falco-preflight=warn
+installs Falco despite the preflight's problems (for builds that tolerate them) and
+records which.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			mode, err := images.ModeFrom(o.images, os.Getenv)
@@ -70,6 +74,10 @@ without it.`,
 			if err := lab.ValidateName(o.name); err != nil {
 				return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
 			}
+			preflight, err := lab.ParsePreflightMode(o.falcoPreflight)
+			if err != nil {
+				return &cli.UsageError{Err: fmt.Errorf("--falco-preflight: %w", err)}
+			}
 			dir, err := cacheDir()
 			if err != nil {
 				return err
@@ -77,10 +85,15 @@ without it.`,
 			start := time.Now()
 			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
 			s, err := lab.Up(cmd.Context(), lab.Options{
-				Name: o.name, Seed: o.seed, Images: mode, FalcoPackage: o.falcoPackage, FalcoSHA256: o.falcoSHA256,
+				Name: o.name, Seed: o.seed, Images: mode, FalcoPackage: o.falcoPackage, FalcoSHA256: o.falcoSHA256, FalcoPreflight: preflight,
 				Retain: o.retain, CacheDir: dir, Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st, Out: streams.Out,
 			})
 			if errors.Is(err, lab.ErrAlreadyUp) {
+				if !s.Falco.Installed {
+					fmt.Fprintf(streams.Out, "Lab %q is already up (since %s), still without Falco: %s\nNothing else changed. See it with: ckslab status --name %s\n",
+						s.Name, s.ReadyAt.Local().Format(time.DateTime), s.Falco.Missing, s.Name)
+					return nil
+				}
 				fmt.Fprintf(streams.Out, "Lab %q is already up (since %s); nothing changed. See it with: ckslab status --name %s\n",
 					s.Name, s.ReadyAt.Local().Format(time.DateTime), s.Name)
 				return nil
@@ -98,8 +111,10 @@ without it.`,
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
 	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one (default: $CKSLAB_FALCO_PACKAGE)")
 	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one")
+	f.StringVar(&o.falcoPreflight, "falco-preflight", string(lab.PreflightRefuse), "when the Falco preflight finds a problem: refuse (no Falco, saying why) or warn (install it anyway, saying which; for Falco builds that tolerate it)")
 	f.BoolVar(&o.retain, "retain", false, "keep a half-built lab when up fails, for debugging")
 	_ = c.RegisterFlagCompletionFunc("images", cobra.FixedCompletions([]string{"public", "local"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("falco-preflight", cobra.FixedCompletions(lab.PreflightModes, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
