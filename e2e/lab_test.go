@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -133,6 +134,11 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 			out, err := inContainer(ctx, state.Terminal, "kubectl", "get", "nodes", "--no-headers")
 			return err == nil && strings.Contains(out, cluster.WorkerNodeName(e2eLab)+" ") && strings.Count(out, " Ready ") == 2, out, nil
 		}), "")
+		// The walkthrough's `k get pod -A | grep ...`: alias k=kubectl, with kubectl's completion for k, in both image sets.
+		out, err = inContainer(ctx, state.Terminal, "bash", "-i", "-c", "k get ns kube-system -o name && complete -p k")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("namespace/kube-system"))
+		Expect(out).To(ContainSubstring("__start_kubectl k"))
 	}, NodeTimeout(2*time.Minute))
 
 	It("lets the terminal ssh to the node, where the walkthrough's tools work", func(ctx SpecContext) {
@@ -156,6 +162,38 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 			return err == nil && strings.Contains(out, node+" falco: ckslab-e2e-probe"), out, nil
 		}), "")
 	}, NodeTimeout(2*time.Minute))
+
+	It("names the workload images nginx and httpd on the node, as crictl, kubectl describe and Falco show them", func(ctx SpecContext) {
+		worker := lab.WorkerContainer(e2eLab)
+		if imageSet.Mode == images.Local {
+			// containerd's import names (import-<date>@sha256:...) would be what Falco prints as image=
+			out, err := inContainer(ctx, worker, "ctr", "-n", "k8s.io", "images", "ls", "-q")
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(out).NotTo(ContainSubstring("import-"), "the node's containerd holds import names")
+		}
+		in, err := lab.Instance(e2eLab, state.Seed)
+		Expect(err).NotTo(HaveOccurred())
+		for _, c := range []int{1, 2} {
+			w, _ := in.Offender(c)
+			repo := "docker.io/library/" + string(w.Image) // nginx or httpd, the public images' repositories
+			out, err := inContainer(ctx, worker, "sh", "-c", `crictl inspect "$(crictl ps -q --name "^$1\$" --namespace "^$2\$" | head -n 1)"`,
+				"sh", w.Container, w.Namespace)
+			Expect(err).NotTo(HaveOccurred(), out)
+			var inspect struct {
+				Status struct {
+					Image    struct{ Image string } `json:"image"`
+					ImageRef string                 `json:"imageRef"`
+				} `json:"status"`
+			}
+			Expect(json.Unmarshal([]byte(out), &inspect)).To(Succeed(), out)
+			Expect(inspect.Status.Image.Image).To(HavePrefix(repo+":"), "crictl inspect's image of case %d", c)
+			Expect(inspect.Status.ImageRef).To(HavePrefix(repo+"@sha256:"), "crictl inspect's imageRef of case %d", c)
+			out, err = inContainer(ctx, state.Terminal, "kubectl", "-n", w.Namespace, "describe", "pod", "-l", "app="+w.Deployment)
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(out).To(MatchRegexp(`(?m)^\s+Image:\s+(docker\.io/library/)?`+string(w.Image)+`:`), "kubectl describe pod's Image of case %d", c)
+			Expect(out).To(MatchRegexp(`(?m)^\s+Image ID:\s+`+strings.ReplaceAll(repo, ".", `\.`)+`@sha256:`), "kubectl describe pod's Image ID of case %d", c)
+		}
+	}, NodeTimeout(time.Minute))
 
 	It("shares /opt/course with the host folder the grader reads", func(ctx SpecContext) {
 		out, err := inContainer(ctx, state.Terminal, "sh", "-c", "echo 06:38:28.077150666,090aad374a0a,nginx,root > /opt/course/2/falco.log")

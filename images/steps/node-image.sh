@@ -124,12 +124,21 @@ for ref in "${want[@]}"; do
   # pinned images are never garbage-collected by the kubelet
   docker save "$ref" | "${CTR[@]}" images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack - >/dev/null
 done
-"${CTR[@]}" images ls -q | tee "$W/imported.txt"
 # containerd names an image without a host as docker.io/library/... (nginx:T) or docker.io/... (a/b:T)
 normal() { case $1 in */*/*) echo "$1" ;; */*) case ${1%%/*} in *.*|*:*|localhost) echo "$1" ;; *) echo "docker.io/$1" ;; esac ;; *) echo "docker.io/library/$1" ;; esac; }
-for ref in "${want[@]}"; do grep -qx "$ref" "$W/imported.txt" || grep -qx "$(normal "$ref")" "$W/imported.txt" \
-  || { echo "not imported: $ref"; exit 1; }; done
-if grep -v -x -F -f <(for ref in "${want[@]}"; do echo "$ref"; normal "$ref"; done) "$W/imported.txt"; then
+# each image also gets its repo digest name (<repository>@<manifest digest>), as a pulled image has: the CRI then
+# reports it as the image's id (kubectl describe's "Image ID: docker.io/library/nginx@sha256:...", as online)
+allowed=()
+for ref in "${want[@]}"; do
+  name=$(normal "$ref")
+  digest=$("${CTR[@]}" images ls "name==$name" | awk 'NR == 2 { print $3 }')
+  [ -n "$digest" ] || { echo "not imported: $ref (no image $name)"; exit 1; }
+  "${CTR[@]}" images tag "$name" "${name%:*}@$digest" >/dev/null
+  allowed+=("$name" "${name%:*}@$digest")
+done
+"${CTR[@]}" images ls -q | tee "$W/imported.txt"
+for ref in "${allowed[@]}"; do grep -qx "$ref" "$W/imported.txt" || { echo "missing: $ref"; exit 1; }; done
+if grep -v -x -F -f <(printf '%s\n' "${allowed[@]}") "$W/imported.txt"; then
   echo "the node's containerd holds names that were not asked for (above)"; exit 1
 fi
 cleanup; trap - EXIT

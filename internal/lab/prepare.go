@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ckslab/ckslab/falco"
+	examimages "github.com/ckslab/ckslab/images"
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/kubeconfig"
@@ -417,10 +418,14 @@ func (p *preparation) terminal(ctx context.Context) error {
 		}
 	}
 	// Tools a learner expects; the local terminal image has them all.
-	if _, err := p.inTerminal(ctx, nil, "sh", "-c", "command -v ssh && command -v vim && command -v jq && command -v less"); err != nil {
-		if _, err := p.inTerminal(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client vim less jq gawk procps"); err != nil {
+	if _, err := p.inTerminal(ctx, nil, "sh", "-c", "command -v ssh && command -v vim && command -v jq && command -v less && test -f /usr/share/bash-completion/bash_completion"); err != nil {
+		if _, err := p.inTerminal(ctx, nil, "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client vim less jq gawk procps bash-completion"); err != nil {
 			return fmt.Errorf("installing the terminal's tools (needs Debian's archive): %w", err)
 		}
+	}
+	// alias k=kubectl with completion, as the exam's terminal has (the local image has it already)
+	if _, err := p.inTerminal(ctx, examimages.TerminalBashrc, "sh", "-c", terminalBashrcScript); err != nil {
+		return fmt.Errorf("setting up the terminal's bash (alias k=kubectl): %w", err)
 	}
 	// ssh: a key made in the terminal; node authorises it.
 	sshConfig := fmt.Sprintf("Host %s\n  User root\n  StrictHostKeyChecking accept-new\n", node)
@@ -433,6 +438,9 @@ func (p *preparation) terminal(ctx context.Context) error {
 	close(p.pubReady)
 	return nil
 }
+
+// terminalBashrcScript appends its standard input (images.TerminalBashrc) to /etc/bash.bashrc once.
+const terminalBashrcScript = `grep -qxF '# ckslab exam terminal' /etc/bash.bashrc 2>/dev/null || cat >> /etc/bash.bashrc`
 
 // finishTerminal gives the terminal its kubeconfig (the cluster's internal
 // address, context workload-prod; known only once the cluster exists) and

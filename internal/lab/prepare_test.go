@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	examimages "github.com/ckslab/ckslab/images"
 )
 
 func TestRunConcurrentlyRunsTasksDuringCreate(t *testing.T) {
@@ -162,5 +164,19 @@ func TestWorkerImageOrder(t *testing.T) {
 				t.Errorf("WorkerImageOrder:\n got  %q\n want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// The bash set-up up gives the public terminal is the local image's, and starts with the line that makes
+// adding it idempotent.
+func TestTerminalBashrc(t *testing.T) {
+	b := string(examimages.TerminalBashrc)
+	if !strings.HasPrefix(b, "# ckslab exam terminal\n") || !strings.Contains(terminalBashrcScript, "'# ckslab exam terminal'") {
+		t.Errorf("the marker line differs between the file and the script:\n%s\n%s", b, terminalBashrcScript)
+	}
+	for _, want := range []string{"alias k=kubectl", "kubectl completion bash", "complete -o default -F __start_kubectl k"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("bash.bashrc.ckslab lacks %q", want)
+		}
 	}
 }
