@@ -279,11 +279,18 @@ func waitBooted(ctx context.Context, container string) error {
 // pulled the way the kubelet would. Either is what makes a Pod's first
 // container slow to create; done while kind still sets up Kubernetes, the
 // workloads start sooner.
+//
+// containerd holds a name without a host under docker.io (nginx:T is docker.io/library/nginx:T), as the
+// kubelet's requests name it.
 const WarmImagesScript = `set -e
 for img; do
-  if ctr -n k8s.io images ls -q | grep -qxF "$img"; then
+  ref=
+  for name in "$img" "docker.io/$img" "docker.io/library/$img"; do
+    if ctr -n k8s.io images ls -q | grep -qxF "$name"; then ref=$name; break; fi
+  done
+  if [ -n "$ref" ]; then
     d=$(mktemp -d)
-    ctr -n k8s.io images mount "$img" "$d" >/dev/null
+    ctr -n k8s.io images mount "$ref" "$d" >/dev/null
     ctr -n k8s.io images unmount --rm "$d" >/dev/null
     rmdir "$d"
   else
