@@ -266,6 +266,92 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		}
 	}, NodeTimeout(3*time.Minute))
 
+	It("runs each offender action in a process of its own, as seen from the node", func(ctx SpecContext) {
+		// Falco knows only processes that started after it (every long-running one is unknown after the
+		// walkthrough's `service falco stop; falco`): each action must be a fresh process, so that every alert
+		// names its process, its parent and its container. procwatch watches a container's main process from
+		// the node, as Falco does, and lists every descendant it saw.
+		worker := lab.WorkerContainer(e2eLab)
+		bin := filepath.Join(GinkgoT().TempDir(), "procwatch")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./procwatch")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		b, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "building e2e/procwatch: %s", b)
+		b, err = exec.CommandContext(ctx, "docker", "cp", bin, worker+":/usr/local/bin/ckslab-e2e-procwatch").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(b))
+		in, err := lab.Instance(e2eLab, state.Seed)
+		Expect(err).NotTo(HaveOccurred())
+		type seen struct{ pid, ppid, cmd string }
+		watch := func(w scenarios.Workload, d time.Duration) []seen {
+			GinkgoHelper()
+			out, err := inContainer(ctx, worker, "sh", "-c", `crictl inspect "$(crictl ps -q --state running --name "^$1\$" --namespace "^$2\$" | head -n 1)"`, "sh", w.Container, w.Namespace)
+			Expect(err).NotTo(HaveOccurred(), out)
+			var inspect struct {
+				Info struct{ Pid int } `json:"info"`
+			}
+			Expect(json.Unmarshal([]byte(out), &inspect)).To(Succeed(), out)
+			Expect(inspect.Info.Pid).To(BeNumerically(">", 1), "the main process of %s", w.Key())
+			out, err = inContainer(ctx, worker, "ckslab-e2e-procwatch", "-pid", strconv.Itoa(inspect.Info.Pid), "-for", d.String())
+			Expect(err).NotTo(HaveOccurred(), out)
+			var ps []seen
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if f := strings.SplitN(line, "\t", 3); len(f) == 3 {
+					ps = append(ps, seen{f[0], f[1], f[2]})
+				}
+			}
+			return ps
+		}
+		// fresh returns the pids of processes whose command line starts with prefix, and the pids of their
+		// children whose command line starts with childPrefix.
+		fresh := func(ps []seen, prefix, childPrefix string) (parents, kids map[string]bool) {
+			parents, kids = map[string]bool{}, map[string]bool{}
+			for _, p := range ps {
+				if strings.HasPrefix(p.cmd, prefix) {
+					parents[p.pid] = true
+				}
+			}
+			for _, p := range ps {
+				if parents[p.ppid] && strings.HasPrefix(p.cmd, childPrefix) {
+					kids[p.pid] = true
+				}
+			}
+			return parents, kids
+		}
+		nginx, _ := in.Offender(1)
+		httpd, _ := in.Offender(2)
+		window := 2*max(nginx.Interval, httpd.Interval) + 4*time.Second // at least two rounds of each
+		var nginxSeen, httpdSeen []seen
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			nginxSeen = watch(nginx, window)
+		}()
+		httpdSeen = watch(httpd, window)
+		<-done
+		// case 2: every round a fresh `sh -c "echo hacker >> /etc/passwd; sed ..."` whose child is sed, as in the exam
+		shs, seds := fresh(httpdSeen, `sh -c echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; true`, "sed -i $d /etc/passwd")
+		Expect(len(shs)).To(BeNumerically(">=", 2), "fresh sh -c rounds in the httpd offender, seen from the node: %v", httpdSeen)
+		Expect(len(seds)).To(BeNumerically(">=", 2), "sed as the child of each round's sh -c: %v", httpdSeen)
+		// case 1: every round a fresh apk
+		apks := map[string]bool{}
+		for _, p := range nginxSeen {
+			if strings.Contains(p.cmd, "apk info") { // the local image's apk is a script: "/bin/sh /usr/sbin/apk info"
+				apks[p.pid] = true
+			}
+		}
+		Expect(len(apks)).To(BeNumerically(">=", 2), "fresh apk processes in the nginx offender, seen from the node: %v", nginxSeen)
+		// decoys only serve: none of their processes is an offender's action
+		for _, d := range in.Decoys {
+			if d.Placement != scenarios.Worker {
+				continue
+			}
+			for _, p := range watch(d, 6*time.Second) {
+				Expect(p.cmd).NotTo(Or(ContainSubstring("passwd"), ContainSubstring("apk")), "decoy %s ran %q", d.Key(), p.cmd)
+			}
+		}
+	}, NodeTimeout(2*time.Minute))
+
 	It("lives beside a second lab, each with its own context", func(ctx SpecContext) {
 		second := opts
 		second.Name = e2eLab + "2"
