@@ -105,6 +105,21 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		// The specs below check the terminal, its kubectl and ssh again.
 	}, NodeTimeout(5*time.Minute))
 
+	It("repairs a stopped exam terminal on up, and says so", func(ctx SpecContext) {
+		out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", state.Terminal).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(strings.TrimSpace(string(out))).To(Equal("unless-stopped"), "the terminal comes back with the engine, as kind's nodes do")
+		// What an engine restart did to labs made before the restart policy: the terminal exited.
+		out, err = exec.CommandContext(ctx, "docker", "stop", "--time", "1", state.Terminal).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		repaired, err := lab.Up(ctx, opts)
+		must(err, "ckslab up on a lab whose terminal is stopped")
+		Expect(repaired.Repaired).To(ContainElement(ContainSubstring("started " + state.Terminal + " again (it was exited)")))
+		out2, err := inContainer(ctx, state.Terminal, "ssh", cluster.WorkerNodeName(e2eLab), "hostname")
+		Expect(err).NotTo(HaveOccurred(), out2)
+		Expect(strings.TrimSpace(out2)).To(Equal(cluster.WorkerNodeName(e2eLab)))
+	}, NodeTimeout(3*time.Minute))
+
 	It("adds its own kubeconfig context and nothing else", func() {
 		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())

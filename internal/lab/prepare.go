@@ -418,6 +418,8 @@ func (p *preparation) terminal(ctx context.Context) error {
 		}
 	default:
 		if err := exec.Command("docker", "run", "--detach", "--name", name, "--hostname", name,
+			// unless-stopped: the terminal comes back when the engine restarts (a laptop's reboot), as kind's nodes do
+			"--restart", "unless-stopped",
 			"--network", "kind", "--label", LabelKey+"="+o.Name, "--add-host", node+":"+ip,
 			"--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
 			"--entrypoint", "sleep", p.l.set.Terminal, "infinity").Run(ctx); err != nil {
@@ -435,7 +437,10 @@ func (p *preparation) terminal(ctx context.Context) error {
 		return fmt.Errorf("setting up the terminal's bash (alias k=kubectl): %w", err)
 	}
 	// ssh: a key made in the terminal; node authorises it.
-	sshConfig := fmt.Sprintf("Host %s\n  User root\n  StrictHostKeyChecking accept-new\n", node)
+	// HostName: the worker container's name, which the engine's DNS resolves on the kind network, so ssh still
+	// finds the node when a restart of the engine gave it another address than /etc/hosts holds
+	sshConfig := fmt.Sprintf("Host %s\n  HostName %s\n  HostKeyAlias %s\n  User root\n  StrictHostKeyChecking accept-new\n",
+		node, WorkerContainer(o.Name), node)
 	pub, err := p.inTerminal(ctx, []byte(sshConfig), "sh", "-c", "mkdir -p /root/.kube /root/.ssh && cat > /root/.ssh/config && chmod 600 /root/.ssh/config && "+
 		"{ test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; } && cat /root/.ssh/id_ed25519.pub")
 	if err != nil {

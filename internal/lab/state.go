@@ -65,6 +65,8 @@ type State struct {
 	// TaskStartedAt is when the task started: when up finished, or the last
 	// reset. Zero in labs made before it was recorded: ReadyAt stands in.
 	TaskStartedAt time.Time `json:"task_started_at,omitzero"`
+	// Repaired lists what the last `up` on this lab fixed (not stored).
+	Repaired []string `json:"-"`
 }
 
 // TaskStart is when the task started, or zero while up has not finished.

@@ -22,6 +22,7 @@ import (
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
+	"github.com/ckslab/ckslab/internal/wait"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -182,11 +183,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, err
 	case prev.Version != version.Get():
 		return nil, fmt.Errorf("lab %q was made by ckslab %s, this is %s: remove it first with: ckslab down --name %s", opts.Name, prev.Version, version.Get(), opts.Name)
-	case !prev.ReadyAt.IsZero() && prev.Falco.Installed:
-		return prev, ErrAlreadyUp
 	case !prev.ReadyAt.IsZero():
-		// Up and complete but without Falco: try Falco again (the machine, the package or the flags may differ).
-		return l.retryFalco(ctx, prev)
+		// Up already: a repair. Check the lab's containers and services, fix what is wrong, and try Falco
+		// again when the lab has none (the machine, the package or the flags may differ).
+		return l.repair(ctx, prev)
 	}
 
 	if err := st.Step("Checking the Docker engine", func() error {
@@ -246,12 +246,14 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	return l.State, nil
 }
 
-// retryFalco runs the Falco part of up again on a lab that is up without Falco: the preflight, the package,
-// the install and the start. It returns ErrAlreadyUp (and the state, with the reason updated) when the lab
-// still has no Falco, and the state when Falco now runs.
-func (l *Lab) retryFalco(ctx context.Context, prev *State) (*State, error) {
+// repair checks a lab that is up: its containers running (a stopped one is started again: an engine restart
+// leaves the terminal exited in labs made before it had a restart policy), the Falco service active when the
+// lab has Falco; and it tries Falco again when the lab has none. What it fixed is in the state's Repaired;
+// it returns ErrAlreadyUp when it changed nothing.
+func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 	o, st := l.opts, l.opts.Status
 	l.State = prev
+	prev.Repaired = nil
 	var err error
 	if err := st.Step("Checking the Docker engine", func() error {
 		l.engine, err = docker.Ensure(ctx, docker.Options{CacheDir: o.CacheDir, Logger: o.Logger})
@@ -259,12 +261,78 @@ func (l *Lab) retryFalco(ctx context.Context, prev *State) (*State, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := st.Step("Checking the lab's containers", func() error {
+		for _, c := range []string{ControlPlaneContainer(o.Name), WorkerContainer(o.Name), TerminalName(o.Name)} {
+			state := containerState(ctx, c)
+			switch state {
+			case "running":
+				continue
+			case "missing":
+				return fmt.Errorf("lab %q has lost its container %s, which up cannot make again on its own: remove the lab with ckslab down%s (your work is kept aside) and run ckslab up%s",
+					o.Name, c, nameFlag(o.Name), nameFlag(o.Name))
+			}
+			if err := exec.Command("docker", "start", c).Run(ctx); err != nil {
+				return fmt.Errorf("starting %s again (it was %s): %w", c, state, err)
+			}
+			prev.Repaired = append(prev.Repaired, fmt.Sprintf("started %s again (it was %s)", c, state))
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	l.provider = cluster.NewProvider(l.engine, cluster.ProviderWithLogger(kindLogger(o.Logger)))
 	worker, err := l.provider.Worker(o.Name)
 	if err != nil {
-		return nil, fmt.Errorf("lab %q is up without Falco, and its worker cannot be found to try again: %w", o.Name, err)
+		return nil, fmt.Errorf("lab %q: its worker cannot be found: %w", o.Name, err)
 	}
 	n := falco.KindNode(worker)
+	if len(prev.Repaired) > 0 {
+		// a node that was stopped: its services start with it, but wait for them before saying it is repaired
+		if err := st.Step("Waiting for the node's services", func() error {
+			return wait.Poll(ctx, time.Second, 2*time.Minute, "rsyslog, ssh and the truth recorder on the worker", func(ctx context.Context) (bool, string, error) {
+				out, err := n.Exec(ctx, nil, "systemctl", "is-active", "rsyslog", "ssh")
+				if err != nil {
+					return false, strings.Join(strings.Fields(string(out)), " "), nil
+				}
+				return true, "", nil
+			})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if prev.Falco.Installed {
+		if out, err := n.Exec(ctx, nil, "systemctl", "is-active", falco.Service); err != nil {
+			was := strings.TrimSpace(string(out))
+			if err := st.Step("Starting Falco again (it was "+was+")", func() error {
+				if _, err := n.Exec(ctx, nil, "systemctl", "restart", falco.Service); err != nil {
+					return err
+				}
+				return falco.WaitRunning(ctx, n, prev.Falco.Version, 2*time.Minute)
+			}); err != nil {
+				return nil, err
+			}
+			prev.Repaired = append(prev.Repaired, "started Falco again (it was "+was+")")
+		}
+		if err := prev.Save(o.CacheDir); err != nil {
+			return nil, err
+		}
+		if len(prev.Repaired) == 0 {
+			return prev, ErrAlreadyUp
+		}
+		return prev, nil
+	}
+	return l.retryFalco(ctx, n)
+}
+
+// retryFalco runs the Falco part of up again on a lab that is up without Falco: the preflight, the package,
+// the install and the start. It returns ErrAlreadyUp (and the state, with the reason updated) when the lab
+// still has no Falco and nothing else was repaired, and the state otherwise.
+func (l *Lab) retryFalco(ctx context.Context, n falco.Node) (*State, error) {
+	o, st := l.opts, l.opts.Status
+	worker, err := l.provider.Worker(o.Name)
+	if err != nil {
+		return nil, err
+	}
 	var pre falco.Preflight
 	if err := st.Step("This lab has no Falco; trying again: the Falco preflight", func() error {
 		pre, err = falco.CheckNode(ctx, n, falco.Pinned)
@@ -286,8 +354,11 @@ func (l *Lab) retryFalco(ctx context.Context, prev *State) (*State, error) {
 	if err := l.State.Save(o.CacheDir); err != nil {
 		return nil, err
 	}
-	if !l.State.Falco.Installed {
+	if !l.State.Falco.Installed && len(l.State.Repaired) == 0 {
 		return l.State, ErrAlreadyUp
+	}
+	if l.State.Falco.Installed {
+		l.State.Repaired = append(l.State.Repaired, "installed Falco "+l.State.Falco.Version+", which runs now")
 	}
 	return l.State, nil
 }

@@ -94,12 +94,15 @@ records which.`,
 						s.Name, s.ReadyAt.Local().Format(time.DateTime), s.Falco.Missing, s.Name)
 					return nil
 				}
-				fmt.Fprintf(streams.Out, "Lab %q is already up (since %s); nothing changed. See it with: ckslab status --name %s\n",
+				fmt.Fprintf(streams.Out, "Lab %q is already up (since %s) and all is well: nothing changed. See it with: ckslab status --name %s\n",
 					s.Name, s.ReadyAt.Local().Format(time.DateTime), s.Name)
 				return nil
 			}
 			if err != nil {
 				return err
+			}
+			if len(s.Repaired) > 0 {
+				fmt.Fprintf(streams.Out, "Lab %q was up and is repaired: %s.\n", s.Name, strings.Join(s.Repaired, "; "))
 			}
 			printReady(streams, s, time.Since(start))
 			return nil
@@ -230,7 +233,7 @@ which ckslab grade reads. After --, runs that command instead of a shell.`,
 			if len(args) == 0 {
 				args = []string{"bash", "-l"}
 			}
-			return dockerExec(streams, s.Terminal, args)
+			return dockerExec(streams, name, s.Terminal, args)
 		},
 	}
 	addName(c, &name)
@@ -265,7 +268,7 @@ func NewSSHCommand(streams cli.IOStreams) *cobra.Command {
 			if len(rest) == 0 {
 				rest = []string{"bash", "-l"}
 			}
-			return dockerExec(streams, container, rest)
+			return dockerExec(streams, name, container, rest)
 		},
 	}
 	addName(c, &name)
@@ -273,10 +276,17 @@ func NewSSHCommand(streams cli.IOStreams) *cobra.Command {
 }
 
 // dockerExec runs argv in a container with the user's terminal attached.
-func dockerExec(streams cli.IOStreams, container string, argv []string) error {
+func dockerExec(streams cli.IOStreams, labName, container string, argv []string) error {
 	docker, err := osexec.LookPath("docker")
 	if err != nil {
 		return errors.New("docker is not installed (no docker command on PATH)")
+	}
+	if out, err := osexec.Command(docker, "inspect", "--format", "{{.State.Status}}", container).Output(); err != nil {
+		return fmt.Errorf("the lab's container %s does not exist: the lab is damaged; remove it with ckslab down%s (your work is kept aside) and run ckslab up%s",
+			container, nameFlag(labName), nameFlag(labName))
+	} else if st := strings.TrimSpace(string(out)); st != "running" {
+		return fmt.Errorf("the lab's container %s is %s (after a restart of the Docker engine, for example): ckslab up%s repairs the lab",
+			container, st, nameFlag(labName))
 	}
 	flags := []string{"exec", "--interactive"}
 	if cli.IsTerminal(streams.Out) && isTerminalReader(streams.In) {
