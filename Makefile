@@ -42,8 +42,11 @@ images:
 
 # E2E_LABELS filters specs by label (smoke, lifecycle), e.g. make e2e E2E_LABELS=smoke
 E2E_LABELS ?=
-e2e:
-	$(GO) test -tags e2e ./e2e/ -timeout 60m -count=1 -v -args -ginkgo.v $(if $(E2E_LABELS),-ginkgo.label-filter='$(E2E_LABELS)')
+# The image set is chosen as make lab chooses it (hack/image-set.sh: CKSLAB_IMAGES, else public when it can be
+# pulled, else local, built when missing).
+e2e: build
+	@bin/ckslab engine start
+	mode=$$(bash hack/image-set.sh) && CKSLAB_IMAGES=$$mode $(GO) test -tags e2e ./e2e/ -timeout 60m -count=1 -v -args -ginkgo.v $(if $(E2E_LABELS),-ginkgo.label-filter='$(E2E_LABELS)')
 
 # The README's first command: build ckslab and bring the lab up (public images when they can be pulled,
 # else the local set, built first if needed). ARGS go to ckslab up.
