@@ -120,6 +120,16 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(strings.TrimSpace(out2)).To(Equal(cluster.WorkerNodeName(e2eLab)))
 	}, NodeTimeout(3*time.Minute))
 
+	It("says what to do when the lab's folder is gone but its cluster is not", func(ctx SpecContext) {
+		dir := lab.Dir(cacheDir, e2eLab)
+		aside := dir + ".aside"
+		Expect(os.Rename(dir, aside)).To(Succeed())
+		DeferCleanup(func() { Expect(os.Rename(aside, dir)).To(Succeed()) })
+		_, err := lab.Up(ctx, opts)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(And(ContainSubstring("its folder "+dir+" is gone"), ContainSubstring("ckslab down --name "+e2eLab)))
+	}, NodeTimeout(time.Minute))
+
 	It("adds its own kubeconfig context and nothing else", func() {
 		cfg, err := clientcmd.LoadFromFile(opts.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())

@@ -211,6 +211,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, err
 	}
 	if exists && prev == nil {
+		if left, _ := exec.Lines(ctx, "docker", "ps", "--all", "--quiet", "--filter", "label="+LabelKey+"="+opts.Name); len(left) > 0 {
+			return nil, fmt.Errorf("lab %q has a cluster and an exam terminal but its folder %s is gone (its state and your course folder with it): remove what is left with ckslab down --name %s, then run ckslab up --name %s",
+				opts.Name, Dir(opts.CacheDir, opts.Name), opts.Name, opts.Name)
+		}
 		return nil, fmt.Errorf("a kind cluster named %q exists that is not a ckslab lab; delete it (kind delete cluster --name %s) or choose another name with --name", opts.Name, opts.Name)
 	}
 	if prev != nil {
