@@ -112,6 +112,15 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		// What an engine restart did to labs made before the restart policy: the terminal exited.
 		out, err = exec.CommandContext(ctx, "docker", "stop", "--time", "1", state.Terminal).CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))
+		// grade, solve and status say what is wrong and that up repairs it, never Docker's own error
+		_, err = lab.Grade(ctx, cacheDir, e2eLab)
+		Expect(err).To(MatchError(ContainSubstring(state.Terminal + " is exited")))
+		Expect(err).To(MatchError(ContainSubstring("ckslab up --name " + e2eLab + " repairs it")))
+		_, err = lab.Solve(ctx, cacheDir, e2eLab, nil, GinkgoWriter)
+		Expect(err).To(MatchError(ContainSubstring("repairs it")))
+		r, err := lab.Inspect(ctx, cacheDir, e2eLab)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.String()).To(ContainSubstring("ckslab up --name " + e2eLab + " repairs the lab"))
 		repaired, err := lab.Up(ctx, opts)
 		must(err, "ckslab up on a lab whose terminal is stopped")
 		Expect(repaired.Repaired).To(ContainElement(ContainSubstring("started " + state.Terminal + " again (it was exited)")))

@@ -70,6 +70,9 @@ func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	if st == nil {
 		st = status.New(io.Discard, false)
 	}
+	if err := Damaged(ctx, name); err != nil {
+		return nil, err
+	}
 	var results []StepResult
 	for _, step := range in.Solution {
 		r := StepResult{Step: step}

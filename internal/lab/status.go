@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	osexec "os/exec"
 	"strings"
 	"time"
 
@@ -69,12 +70,50 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	return r, nil
 }
 
+// Damaged says which of the lab's containers is not running, and that up repairs it; nil when all run. The
+// commands that work in the lab (grade, solve) call it first, so that a stopped node gives this, not Docker's
+// "container is not running".
+func Damaged(ctx context.Context, name string) error {
+	names := []string{ControlPlaneContainer(name), WorkerContainer(name), TerminalName(name)}
+	// one docker inspect for all three (it prints those it finds, and fails when one is missing)
+	out, _ := osexec.CommandContext(ctx, "docker", append([]string{"inspect", "--format", "{{.Name}} {{.State.Status}}"}, names...)...).Output()
+	states := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if n, st, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			states[strings.TrimPrefix(n, "/")] = st
+		}
+	}
+	var bad []string
+	for _, c := range names {
+		st, ok := states[c]
+		if !ok {
+			st = "missing"
+		}
+		if st != "running" {
+			bad = append(bad, c+" is "+st)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("lab %q is damaged (%s; after a restart of the Docker engine, for example): ckslab up%s repairs it",
+		name, strings.Join(bad, ", "), nameFlag(name))
+}
+
 func containerState(ctx context.Context, name string) string {
 	out, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Status}}", name)
 	if err != nil {
 		return "missing"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+func nodeStates(ns []NodeStatus) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.State)
+	}
+	return out
 }
 
 // String renders the report for a terminal.
@@ -91,6 +130,14 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "  node:     %-28s %s\n", n.Container, n.State)
 	}
 	fmt.Fprintf(&b, "  terminal: %-28s %s (ckslab shell)\n", s.Terminal, r.Terminal)
+	if !s.ReadyAt.IsZero() {
+		for _, st := range append([]string{r.Terminal}, nodeStates(r.Nodes)...) {
+			if st != "running" {
+				fmt.Fprintf(&b, "  repair:   a container is not running: ckslab up%s repairs the lab\n", nameFlag(s.Name))
+				break
+			}
+		}
+	}
 	fmt.Fprintf(&b, "  context:  %s in %s\n", s.Context, s.Kubeconfig)
 	fmt.Fprintf(&b, "  falco:    %s\n", r.Falco)
 	fmt.Fprintf(&b, "  course:   %s (/opt/course in the terminal)\n", s.CourseDir)
