@@ -380,9 +380,28 @@ func TestFetchLocalPackage(t *testing.T) {
 }
 
 func TestVersionFromFileName(t *testing.T) {
-	for name, want := range map[string]string{"falco-0.44.1-x86_64.deb": "0.44.1", "/x/falco_0.43.1_amd64.deb": "0.43.1", "falco.deb": ""} {
+	for name, want := range map[string]string{
+		"falco-0.44.1-x86_64.deb":             "0.44.1",
+		"/x/falco_0.43.1_amd64.deb":           "0.43.1",
+		"falco-0.0.0~e2e.standin-x86_64.deb":  "0.0.0~e2e.standin",
+		"falco_0.0.0~e2e.exits_arm64.deb":     "0.0.0~e2e.exits",
+		"falco-0.44.1~rc1+b2-aarch64.deb":     "0.44.1~rc1+b2",
+		"falco.deb":                           "",
+		"falco-0.44.1~-x86_64.deb":            "", // an empty suffix
+		"falco-0.44.1~a/b-x86_64.deb":         "", // not a file name's version
+		"falco-0.44.1-e2e-x86_64.deb":         "", // only "~" starts a suffix
+		"falco-0.44.1~e2e.standin-x86_64.rpm": "",
+	} {
 		if got, _ := VersionFromFileName(name); got != want {
-			t.Errorf("%s: %q", name, got)
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestIsStandIn(t *testing.T) {
+	for version, want := range map[string]bool{"0.0.0~e2e.standin": true, "0.0.0~e2e.exits": true, "0.44.1": false, "0.44.1~rc1": false, "": false} {
+		if got := IsStandIn(version); got != want {
+			t.Errorf("IsStandIn(%q) = %v, want %v", version, got, want)
 		}
 	}
 }

@@ -42,8 +42,18 @@ var Pinned = Package{
 }
 
 // debName matches Falco package file names: falco-0.44.1-x86_64.deb (the
-// download site) or falco_0.44.1_amd64.deb (apt's naming).
-var debName = regexp.MustCompile(`^falco[-_](\d+\.\d+\.\d+)[-_](x86_64|amd64|aarch64|arm64)\.deb$`)
+// download site) or falco_0.44.1_amd64.deb (apt's naming). The version may
+// carry a Debian "~" suffix, which sorts before the release it follows, as in
+// falco-0.0.0~e2e.standin-x86_64.deb, the e2e suite's stand-in (StandIn).
+var debName = regexp.MustCompile(`^falco[-_](\d+\.\d+\.\d+(?:~[0-9A-Za-z.+]+)?)[-_](x86_64|amd64|aarch64|arm64)\.deb$`)
+
+// StandInVersion starts the version of the e2e suite's stand-in for Falco
+// (e2e/falcostandin): a test program installed as /usr/bin/falco where Falco
+// cannot run, never in a lab a user gets.
+const StandInVersion = "0.0.0~e2e."
+
+// IsStandIn reports whether a package version is the e2e suite's stand-in.
+func IsStandIn(version string) bool { return strings.HasPrefix(version, StandInVersion) }
 
 // VersionFromFileName returns the Falco version a package file name states.
 func VersionFromFileName(name string) (string, bool) {

@@ -33,3 +33,21 @@ func TestParsePreflightMode(t *testing.T) {
 		t.Errorf("ParsePreflightMode(ignore): %v", err)
 	}
 }
+
+func TestStandInPackageOnlyForTheE2ESuite(t *testing.T) {
+	const standin = "/tmp/e2e/falco-0.0.0~e2e.standin-x86_64.deb"
+	o := Options{FalcoPackage: standin, CacheDir: t.TempDir(), Kubeconfig: "kubeconfig"}
+	err := o.defaults()
+	if err == nil || !strings.Contains(err.Error(), "stand-in for Falco") || !strings.Contains(err.Error(), standin) {
+		t.Fatalf("defaults() = %v, want a refusal naming the stand-in package", err)
+	}
+	t.Setenv(FalcoPackageEnv, standin)
+	o = Options{CacheDir: t.TempDir(), Kubeconfig: "kubeconfig"}
+	if err := o.defaults(); err == nil {
+		t.Fatal("the stand-in from the environment was accepted")
+	}
+	o = Options{CacheDir: t.TempDir(), Kubeconfig: "kubeconfig", IgnoreFalcoPreflight: true}
+	if err := o.defaults(); err != nil || o.FalcoPackage != standin {
+		t.Fatalf("with IgnoreFalcoPreflight: err %v, package %q", err, o.FalcoPackage)
+	}
+}

@@ -73,6 +73,11 @@ type Options struct {
 	// Falco, saying why) or PreflightWarn (install it anyway, saying which problem, for Falco builds that
 	// tolerate it, e.g. a refused RLIMIT_MEMLOCK raise on kernels 5.11 and later).
 	FalcoPreflight PreflightMode
+	// IgnoreFalcoPreflight installs the Falco package whatever the preflight finds, as PreflightWarn does,
+	// and allows the e2e suite's stand-in for Falco (e2e/falcostandin, falco.IsStandIn), which up refuses
+	// without it. Only the e2e suite sets it, to install the stand-in on machines like this project's CI;
+	// it is no CLI flag.
+	IgnoreFalcoPreflight bool
 	// Retain keeps a half-built cluster when up fails, for debugging.
 	Retain bool
 	// Purge makes down remove the learner's work (course folder, kept
@@ -101,6 +106,9 @@ func (o *Options) defaults() error {
 	if o.FalcoPackage == "" {
 		// The same local package for every up (make lab, the e2e suite) without a flag.
 		o.FalcoPackage = os.Getenv(FalcoPackageEnv)
+	}
+	if v, ok := falco.VersionFromFileName(o.FalcoPackage); ok && falco.IsStandIn(v) && !o.IgnoreFalcoPreflight {
+		return fmt.Errorf("%s is the e2e suite's stand-in for Falco (version %s), not Falco: ckslab installs it only in its e2e tests; give a Falco package", o.FalcoPackage, v)
 	}
 	if o.CacheDir == "" {
 		d, err := images.CacheDir(os.Getenv)
@@ -497,7 +505,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	l.State.Falco = FalcoState{}
 	var warnings []string
 	if !pre.OK() {
-		if o.FalcoPreflight != PreflightWarn {
+		if o.FalcoPreflight != PreflightWarn && !o.IgnoreFalcoPreflight {
 			l.State.Falco.Missing = pre.Error()
 			o.Logger.Warn("This lab has no Falco. " + pre.Error())
 			return nil
@@ -505,7 +513,11 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		for _, p := range pre.Problems {
 			warnings = append(warnings, p.Problem)
 		}
-		o.Logger.Warn("--falco-preflight=warn: installing Falco although the preflight found: " + strings.Join(warnings, " "))
+		how := "--falco-preflight=warn"
+		if o.IgnoreFalcoPreflight {
+			how = "IgnoreFalcoPreflight (the e2e suite)"
+		}
+		o.Logger.Warn(how + ": installing Falco although the preflight found: " + strings.Join(warnings, " "))
 	}
 	var pkg string
 	want := falco.Pinned.Version
