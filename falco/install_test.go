@@ -411,7 +411,7 @@ func TestWaitRunningServiceFailsAtStart(t *testing.T) {
 	n := newFakeNode()
 	n.on("systemctl show --property=Id,ActiveState,SubState,Result falco",
 		"Id=falco-modern-bpf.service\nActiveState=activating\nSubState=auto-restart\nResult=exit-code\n", nil)
-	n.on("journalctl --unit falco-modern-bpf.service --lines 30 --no-pager --output cat",
+	n.on("journalctl --lines 30 --no-pager --output cat _SYSTEMD_UNIT=falco-modern-bpf.service + UNIT=falco-modern-bpf.service + SYSLOG_IDENTIFIER=falco",
 		"Thu Dec  3 10:00:00 2026: Falco version: 0.40.0\nlibpman: unable to bump RLIMIT_MEMLOCK to unlimited (errno: 1 | message: Operation not permitted)\n"+
 			"Thu Dec  3 10:00:00 2026: An error occurred in an event source, forcing termination...\n", nil)
 	start := time.Now()
@@ -478,5 +478,33 @@ func TestWaitRunningNeverHealthy(t *testing.T) {
 	var se *StartError
 	if !errors.As(err, &se) || !strings.Contains(se.Reason, "Failed to connect") {
 		t.Fatalf("err = %v, want a StartError saying what was last seen", err)
+	}
+}
+
+// With no known line, the summary quotes Falco's last line, not systemd's.
+func TestStartErrorQuotesFalcoNotSystemd(t *testing.T) {
+	e := &StartError{Version: "0.40.0", Reason: "its service stopped at start-up (failed)",
+		Lines: []string{"Falco version: 0.40.0", "Runtime error: something new. Exiting.", "falco-modern-bpf.service: Failed with result 'exit-code'."}}
+	if got := e.Summary(); !strings.Contains(got, `Falco said: "Runtime error: something new. Exiting."`) {
+		t.Errorf("summary %q", got)
+	}
+}
+
+// The unit sends Falco's stderr to null: when the journal does not explain the failure, Falco is run once in
+// the foreground and its own lines explain it.
+func TestWaitRunningAsksFalcoInTheForeground(t *testing.T) {
+	n := newFakeNode()
+	n.on("systemctl show --property=Id,ActiveState,SubState,Result falco",
+		"Id=falco-modern-bpf.service\nActiveState=failed\nSubState=failed\nResult=exit-code\n", nil)
+	n.on("journalctl --lines 30 --no-pager --output cat _SYSTEMD_UNIT=falco-modern-bpf.service + UNIT=falco-modern-bpf.service + SYSLOG_IDENTIFIER=falco",
+		"Opening 'syscall' source with modern BPF probe.\nAn error occurred in an event source, forcing termination...\nfalco-modern-bpf.service: Failed with result 'exit-code'.\n", nil)
+	n.on("sh -c timeout 20 falco -o engine.kind=modern_ebpf -o webserver.enabled=false -M 3 2>&1 | tail -n 30",
+		"libpman: unable to bump RLIMIT_MEMLOCK to RLIM_INFINITY (errno: 1 | message: Operation not permitted)\n", nil)
+	var se *StartError
+	if err := WaitRunning(context.Background(), n, "0.40.0", time.Minute); !errors.As(err, &se) {
+		t.Fatalf("err = %v, want a StartError", err)
+	}
+	if !strings.Contains(se.Meaning, "RLIMIT_MEMLOCK") || !strings.Contains(se.Summary(), `Falco said: "libpman: unable to bump`) {
+		t.Errorf("meaning %q, summary %q: the foreground run's line is not used", se.Meaning, se.Summary())
 	}
 }

@@ -48,6 +48,12 @@ func (e *StartError) keyLine() string {
 			}
 		}
 	}
+	// else Falco's last line, not systemd's ("falco-modern-bpf.service: Failed with result 'exit-code'.")
+	for i := len(e.Lines) - 1; i >= 0; i-- {
+		if !strings.Contains(e.Lines[i], ".service: ") {
+			return e.Lines[i]
+		}
+	}
 	if len(e.Lines) > 0 {
 		return e.Lines[len(e.Lines)-1]
 	}
@@ -128,7 +134,10 @@ func JournalLines(ctx context.Context, node Node, unit string, n int) []string {
 	if unit == "" {
 		unit = "falco-modern-bpf.service"
 	}
-	out, err := node.Exec(ctx, nil, "journalctl", "--unit", unit, "--lines", fmt.Sprint(n), "--no-pager", "--output", "cat")
+	// The unit's lines, or Falco's by its name: the lines of a process that exits at once can reach the journal
+	// without the unit's name (journald cannot look it up any more), and `journalctl --unit` alone misses them.
+	out, err := node.Exec(ctx, nil, "journalctl", "--lines", fmt.Sprint(n), "--no-pager", "--output", "cat",
+		"_SYSTEMD_UNIT="+unit, "+", "UNIT="+unit, "+", "SYSLOG_IDENTIFIER=falco")
 	if err != nil {
 		return nil
 	}
@@ -180,6 +189,9 @@ func WaitRunning(ctx context.Context, n Node, version string, timeout time.Durat
 		return err
 	case errors.Is(err, errServiceFailed):
 		lines := JournalLines(context.WithoutCancel(ctx), n, u.ID, 30)
+		if explain(lines) == "" {
+			lines = append(lines, foregroundLines(context.WithoutCancel(ctx), n)...)
+		}
 		return &StartError{Version: version, Reason: "its service stopped at start-up (" + u.String() + ")", Meaning: explain(lines), Lines: lines}
 	}
 	lines := JournalLines(context.WithoutCancel(ctx), n, u.ID, 30)
@@ -187,6 +199,21 @@ func WaitRunning(ctx context.Context, n Node, version string, timeout time.Durat
 }
 
 var errServiceFailed = errors.New("the falco service failed")
+
+// foregroundLines runs Falco once in the foreground, as the service does (modern eBPF), for a few seconds at
+// most, and returns what it printed. The package's unit sends Falco's standard output to null, and with it
+// standard error (StandardError= inherits it), so what libpman writes there before Falco's logger is up never
+// reaches the journal; this is how ckslab learns it after the service failed.
+func foregroundLines(ctx context.Context, n Node) []string {
+	out, _ := n.Exec(ctx, nil, "sh", "-c", "timeout 20 falco -o engine.kind=modern_ebpf -o webserver.enabled=false -M 3 2>&1 | tail -n 30")
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
 
 // StopService stops and disables a Falco that does not run, so that it does not restart in a loop (and fill
 // syslog) while the lab runs without it; the next install enables it again.

@@ -3,8 +3,8 @@
 // it saw, once, with its parent and the last command line it read:
 //
 //	procwatch -pid 4242 -for 16s
-//	4301	4242	sh -c echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; true
-//	4302	4301	sed -i $d /etc/passwd
+//	4301	4242	sh	sh -c echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; true
+//	4302	4301	sed	sed -i $d /etc/passwd
 //
 // It reads /proc/<pid>/task/<tid>/children in a tight loop, so it sees even processes that live a few
 // milliseconds. The suite uses it to show, from the node as Falco sees it, that each of the offenders'
@@ -22,6 +22,7 @@ import (
 
 type proc struct {
 	pid, ppid string
+	comm      string // the name; still readable while the process is a zombie, whose cmdline is empty
 	cmdline   string
 	order     int
 }
@@ -55,6 +56,9 @@ func main() {
 				if c := cmdline(child); c != "" {
 					p.cmdline = c // after fork and before exec it is the parent's; keep the latest
 				}
+				if c := comm(child); c != "" {
+					p.comm = c
+				}
 				queue = append(queue, child)
 			}
 		}
@@ -65,7 +69,7 @@ func main() {
 		out[p.order] = p
 	}
 	for _, p := range out {
-		fmt.Printf("%s\t%s\t%s\n", p.pid, p.ppid, p.cmdline)
+		fmt.Printf("%s\t%s\t%s\t%s\n", p.pid, p.ppid, p.comm, p.cmdline)
 	}
 }
 
@@ -81,6 +85,14 @@ func children(pid string) []string {
 		out = append(out, strings.Fields(string(b))...)
 	}
 	return out
+}
+
+func comm(pid string) string {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func cmdline(pid string) string {
