@@ -227,14 +227,14 @@ loop:
 			if s == syscall.SIGHUP {
 				a.out.logf("SIGHUP received, restarting...")
 				stopWatch()
-				watchCtx, stopWatch = a.restart(ctx, false, changed)
+				_, stopWatch = a.restart(ctx, false, changed)
 				continue
 			}
 			a.out.logf("SIGINT received, exiting...")
 			break loop
 		case <-changed:
 			stopWatch()
-			watchCtx, stopWatch = a.restart(ctx, true, changed)
+			_, stopWatch = a.restart(ctx, true, changed)
 		case <-stop:
 			break loop
 		}

@@ -36,6 +36,7 @@ func parseArgs(args []string) (options, error) {
 				return v, nil
 			}
 			if i+1 >= len(args) {
+				//lint:ignore ST1005 Falco prints these words, capital included
 				return "", fmt.Errorf("Option '%s' is missing an argument", name)
 			}
 			i++
@@ -65,6 +66,7 @@ func parseArgs(args []string) (options, error) {
 			o.rulesFiles = append(o.rulesFiles, r)
 		case "-U", "--unbuffered":
 			if len(arg) > 2 && name == "-U" {
+				//lint:ignore ST1005 Falco prints these words, capital included
 				return o, fmt.Errorf("Option '%s' does not exist", arg)
 			}
 			o.unbuffered = true
@@ -87,6 +89,7 @@ func parseArgs(args []string) (options, error) {
 		case "--pidfile":
 			o.pidfile, err = value("pidfile")
 		default:
+			//lint:ignore ST1005 Falco prints these words, capital included
 			return o, fmt.Errorf("Option '%s' does not exist", strings.TrimLeft(name, "-"))
 		}
 		if err != nil {

@@ -26,7 +26,6 @@ type container struct {
 	pid                     int
 	rootfs                  string // its root filesystem as the node sees it
 	watched                 bool
-	watchErr                string
 }
 
 func (c *container) shortID() string { return c.id[:12] }

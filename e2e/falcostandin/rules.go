@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -235,15 +234,5 @@ func (rs *ruleset) packageManagers() map[string]bool {
 		}
 	}
 	expand("package_mgmt_binaries", 0)
-	return out
-}
-
-// names returns the rules' names in order, for messages.
-func (rs *ruleset) names() []string {
-	var out []string
-	for n := range rs.rules {
-		out = append(out, n)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -557,8 +557,8 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		}
 		l.State.Falco = FalcoState{Version: version, PreflightWarnings: warnings,
 			Missing: startErr.Summary() + ". ckslab up" + nameFlag(o.Name) + " tries again"}
-		o.Logger.Warn("This lab has no Falco: " + startErr.Error() + ".\nFalco's last lines (journalctl -u falco-modern-bpf on " +
-			cluster.WorkerNodeName(o.Name) + "):\n  " + strings.Join(lastN(startErr.Lines, 12), "\n  ") +
+		o.Logger.Warn("This lab has no Falco: " + startErr.Error() + ".\nFalco's last lines (its journal on " +
+			cluster.WorkerNodeName(o.Name) + ", then a run in the foreground when that did not say why):\n  " + strings.Join(lastN(startErr.Lines, 12), "\n  ") +
 			"\nThe lab runs without Falco; ckslab up" + nameFlag(o.Name) + " tries Falco again.")
 		return nil
 	case err != nil:
