@@ -6,16 +6,22 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ckslab/ckslab/internal/wait"
 )
 
-// The lab's rules, appended to /etc/falco/falco_rules.yaml (see the file's header).
+// The lab's rules, appended to /etc/falco/falco_rules.yaml (see the file's header), with
+// NodeIDPlaceholder replaced by the node's own container id (see ExamRulesFor).
 //
 //go:embed files/ckslab-exam-rules.yaml
 var ExamRules []byte
+
+// NodeIDPlaceholder stands in ExamRules for the id Falco gives the node's own processes.
+const NodeIDPlaceholder = "NODE_CONTAINER_ID"
 
 // examRulesMarker identifies the block in falco_rules.yaml, so that
 // installing twice appends once.
@@ -89,15 +95,24 @@ func Install(ctx context.Context, n Node, pkgPath, version string, logf func(str
 	return nil
 }
 
-// installRules appends the lab's rules to falco_rules.yaml once and keeps
-// the result as the pristine copy reset restores.
+// installRules appends the lab's rules, written for this node's own
+// container id, to falco_rules.yaml once and keeps the result as the pristine
+// copy reset restores.
 func installRules(ctx context.Context, n Node) error {
 	cur, err := n.Exec(ctx, nil, "cat", RulesFile)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", RulesFile, err)
 	}
 	if !bytes.Contains(cur, []byte(examRulesMarker)) {
-		if _, err := n.Exec(ctx, bytes.NewReader(ExamRules), "tee", "-a", RulesFile); err != nil {
+		id, err := NodeContainerID(ctx, n)
+		if err != nil {
+			return err
+		}
+		rules, err := ExamRulesFor(id)
+		if err != nil {
+			return err
+		}
+		if _, err := n.Exec(ctx, bytes.NewReader(rules), "tee", "-a", RulesFile); err != nil {
 			return fmt.Errorf("adding the lab's rules to %s: %w", RulesFile, err)
 		}
 	}
@@ -107,9 +122,71 @@ func installRules(ctx context.Context, n Node) error {
 	return nil
 }
 
+// ExamRulesFor returns the lab's rules for a node whose own processes Falco
+// reports as container nodeID (12 hex digits, as %container.id prints it).
+func ExamRulesFor(nodeID string) ([]byte, error) {
+	if !shortContainerID.MatchString(nodeID) {
+		return nil, fmt.Errorf("%q is not a container id as Falco prints it (12 lowercase hex digits)", nodeID)
+	}
+	return bytes.ReplaceAll(ExamRules, []byte(NodeIDPlaceholder), []byte(nodeID)), nil
+}
+
+var shortContainerID = regexp.MustCompile(`^[0-9a-f]{12}$`)
+
+// NodeContainerID returns the id Falco gives the node's own processes: the
+// first 12 hex digits of the id of the container the node is (a kind node is
+// a Docker container). Falco takes it from each process's cgroup path as the
+// kernel has it, which a node in its own cgroup namespace (cgroup v2) sees
+// only from its own root. The node's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, though, are bind mounts from the container engine's
+// directory for the container, named by the same id
+// (/var/lib/docker/containers/<id>/hostname; Podman:
+// .../overlay-containers/<id>/userdata/hostname), which /proc/self/mountinfo
+// shows.
+func NodeContainerID(ctx context.Context, n Node) (string, error) {
+	out, err := n.Exec(ctx, nil, "cat", "/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("reading /proc/self/mountinfo to learn the node's own container id: %w", err)
+	}
+	var ids []string
+	for _, m := range engineMount.FindAllStringSubmatch(string(out), -1) {
+		if !slices.Contains(ids, m[1]) {
+			ids = append(ids, m[1])
+		}
+	}
+	if len(ids) != 1 {
+		return "", fmt.Errorf("cannot tell the node's own container id from /proc/self/mountinfo: it shows %d containers' "+
+			"/etc/hostname, /etc/hosts or /etc/resolv.conf mounted from a container engine's directory for them, not one", len(ids))
+	}
+	return ids[0][:12], nil
+}
+
+// engineMount matches a mountinfo line's root and mount point for a file the
+// container engine mounts from its directory for the container.
+var engineMount = regexp.MustCompile(`containers/([0-9a-f]{64})(?:/userdata)?/(?:hostname|hosts|resolv\.conf) /etc/(?:hostname|hosts|resolv\.conf) `)
+
 // configure makes the output what the exam's Falco printed: Falco 0.41+
 // appends the container plugin's "suggested" fields to every rule's output
-// (append_output: suggested_output: true); the exam's Falco did not.
+// (append_output: suggested_output: true); the exam's Falco did not. It is an
+// edit of falco.yaml, not a file in config.d: config.d's files are merged
+// into falco.yaml by appending to its lists (append_output is one), so a
+// drop-in cannot take the entry out.
+//
+// Nothing here touches how Falco finds containers, though Falco takes the
+// node's own processes for the node's container: no setting of 0.40's
+// container_engines or of 0.44's container plugin (init_config.engines) makes
+// them the host while pods keep their ids. Each engine matches cgroup paths
+// by its own layouts (libs userspace/libsinsp/runc.cpp and
+// container_engine/cri.cpp; plugins/container/src/matchers/), and the CRI
+// engine, which the pods need, matches the node's by itself: its first
+// layout ("/", "": a last component of 64 hex digits, containerd without
+// systemd) takes /docker/<node id>, the cgroup the node's processes are in
+// for the controllers the node's systemd does not divide, where Docker uses
+// cgroupfs (as on this project's machines); its cri-dockerd layout
+// ("/docker-", ".scope") takes /system.slice/docker-<node id>.scope/...
+// where Docker uses systemd. Turning the docker engine off changes only which
+// engine claims the id. So the lab's rules treat that id as the host instead
+// (ExamRulesFor).
 func configure(ctx context.Context, n Node) error {
 	if _, err := n.Exec(ctx, nil, "sed", "-i", `s/^\(\s*-\s*suggested_output:\s*\)true\s*$/\1false/`, ConfigFile); err != nil {
 		return fmt.Errorf("editing %s: %w", ConfigFile, err)
