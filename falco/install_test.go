@@ -185,11 +185,12 @@ const (
 )
 
 // installNode is a node on which Falco can be installed: dpkg, the package's falco_rules.yaml, falco.yaml with
-// suggested_output on until sed turns it off.
+// suggested_output on until sed turns it off, tar.
 type installNode struct {
 	*fakeNode
 	installed string // the installed Falco's version, "" for none
 	rules     string // /etc/falco/falco_rules.yaml
+	pristine  bool   // whether PristineConfig exists
 }
 
 func newInstallNode() *installNode {
@@ -204,6 +205,14 @@ func newInstallNode() *installNode {
 	n.answers["tee -a "+RulesFile] = func(in []byte) (string, error) { n.rules += string(in); return string(in), nil }
 	n.on("cat /proc/self/mountinfo", nodeMountinfo, nil)
 	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "0\n", failed(""))
+	n.answers["test -f "+PristineConfig] = func([]byte) (string, error) {
+		if !n.pristine {
+			return "", failed("")
+		}
+		return "", nil
+	}
+	n.answers["tar -C /etc -cf "+PristineConfig+" falco"] = func([]byte) (string, error) { n.pristine = true; return "", nil }
+	n.on("tar -tf "+PristineConfig, "falco/\nfalco/falco.yaml\nfalco/falco_rules.yaml\nfalco/falco_rules.local.yaml\nfalco/rules.d/\nfalco/config.d/\n", nil)
 	return n
 }
 
@@ -227,7 +236,7 @@ func (f *fakeNode) index(prefix string) int {
 
 // Falco 0.40.0 (engines built into its libraries) and 0.44.1 (the container plugin) get the same configuration:
 // the suggested_output edit of falco.yaml, no file in config.d and no container-engine setting (see configure),
-// the lab's rules with the node's own id as the host.
+// the lab's rules with the node's own id as the host, then the copy of /etc/falco that reset restores.
 func TestInstall(t *testing.T) {
 	for _, version := range []string{"0.40.0", "0.44.1"} {
 		t.Run(version, func(t *testing.T) {
@@ -239,7 +248,7 @@ func TestInstall(t *testing.T) {
 			}
 			first := strings.Join(n.calls, "\n")
 			for _, want := range []string{"cp /dev/stdin /var/cache/ckslab/falco.deb", "dpkg -i", "tee -a " + RulesFile, "sed -i ",
-				"cp " + RulesFile + " " + PristineRules, "systemctl enable falco-modern-bpf.service", "systemctl restart falco"} {
+				"tar -C /etc -cf " + PristineConfig + " falco", "systemctl enable falco-modern-bpf.service", "systemctl restart falco"} {
 				if !strings.Contains(first, want) {
 					t.Errorf("install did not run %q:\n%s", want, first)
 				}
@@ -249,6 +258,11 @@ func TestInstall(t *testing.T) {
 			}
 			if got := n.calls[n.index("sed -i ")]; got != "sed -i "+`s/^\(\s*-\s*suggested_output:\s*\)true\s*$/\1false/`+" "+ConfigFile {
 				t.Errorf("falco.yaml edit: %q", got)
+			}
+			// the copy is of /etc/falco as install leaves it: after the rules and the edit, before Falco starts
+			keep := n.index("tar -C /etc -cf ")
+			if keep < n.index("tee -a "+RulesFile) || keep < n.index("grep -cE ") || keep > n.index("systemctl restart") {
+				t.Errorf("the copy of /etc/falco was not made between the configuration and the start:\n%s", first)
 			}
 			if got := n.stdins["cp /dev/stdin /var/cache/ckslab/falco.deb"]; !strings.HasPrefix(string(got), "!<arch>") {
 				t.Errorf("the package was not streamed into the node: %q", got)
@@ -263,13 +277,13 @@ func TestInstall(t *testing.T) {
 				t.Error("the rules appended still hold the placeholder")
 			}
 
-			// Again: nothing is installed or appended twice.
+			// Again: nothing is installed, appended or copied twice (the learner may have edited /etc/falco by now).
 			n.calls = nil
 			if err := Install(context.Background(), n, pkg, version, nil); err != nil {
 				t.Fatal(err)
 			}
 			second := strings.Join(n.calls, "\n")
-			for _, not := range []string{"dpkg -i", "tee -a", "cat /proc/self/mountinfo"} {
+			for _, not := range []string{"dpkg -i", "tee -a", "tar -C /etc -cf", "cat /proc/self/mountinfo"} {
 				if strings.Contains(second, not) {
 					t.Errorf("second install ran %q again:\n%s", not, second)
 				}
@@ -278,6 +292,18 @@ func TestInstall(t *testing.T) {
 				t.Errorf("rules appended %d times", strings.Count(n.rules, examRulesMarker))
 			}
 		})
+	}
+}
+
+// A Falco already installed but without the copy (an install stopped before it): the copy is made.
+func TestInstallMakesMissingPristineCopy(t *testing.T) {
+	n := newInstallNode()
+	n.installed = "0.44.1"
+	if err := Install(context.Background(), n, "unused.deb", "0.44.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n.index("tar -C /etc -cf ") < 0 || !n.pristine {
+		t.Errorf("no copy made:\n%s", strings.Join(n.calls, "\n"))
 	}
 }
 
@@ -319,6 +345,20 @@ func TestConfigureFailedEditNamesTheFile(t *testing.T) {
 				t.Errorf("err = %v, want one naming %s", err, ConfigFile)
 			}
 		})
+	}
+}
+
+func TestKeepPristineConfigChecksTheCopy(t *testing.T) {
+	n := newInstallNode()
+	n.on("tar -tf "+PristineConfig, "falco/\nfalco/falco.yaml\n", nil)
+	err := keepPristineConfig(context.Background(), n, true)
+	if err == nil || !strings.Contains(err.Error(), PristineConfig) || !strings.Contains(err.Error(), RulesFile) {
+		t.Errorf("err = %v, want one naming the copy and the file it lacks", err)
+	}
+	n = newInstallNode()
+	n.on("tar -C /etc -cf "+PristineConfig+" falco", "", failed("tar: /var/lib/ckslab: Cannot open: No space left on device"))
+	if err := keepPristineConfig(context.Background(), n, true); err == nil || !strings.Contains(err.Error(), PristineConfig) {
+		t.Errorf("err = %v, want one naming %s", err, PristineConfig)
 	}
 }
 
@@ -420,6 +460,84 @@ func TestExamRulesFor(t *testing.T) {
 		if _, err := ExamRulesFor(bad); err == nil {
 			t.Errorf("ExamRulesFor(%q) accepted it", bad)
 		}
+	}
+}
+
+const restoreCmd = `sh -c rm -rf "$1" && tar -C "$2" -xpf "$3" sh /etc/falco /etc ` + PristineConfig
+
+// Reset's restore: Falco stopped, /etc/falco removed and extracted from the copy, Falco started, in that order.
+func TestRestoreConfig(t *testing.T) {
+	n := newFakeNode()
+	if err := RestoreConfig(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"test -f " + PristineConfig, "systemctl stop falco", restoreCmd, "systemctl start falco"}
+	if strings.Join(n.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(n.calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRestoreConfigFailures(t *testing.T) {
+	for name, tt := range map[string]struct {
+		cmd       string
+		want      []string
+		notCalled string
+	}{
+		"no copy (a lab of an older ckslab)": {"test -f " + PristineConfig, []string{PristineConfig, "ckslab down and ckslab up"}, "systemctl stop"},
+		"extraction fails":                   {restoreCmd, []string{"restoring /etc/falco from " + PristineConfig, "No space left"}, "systemctl start"},
+		"Falco does not stop":                {"systemctl stop falco", []string{"stopping the Falco service"}, "rm -rf"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newFakeNode()
+			n.on(tt.cmd, "", failed("tar: falco/falco.yaml: Cannot write: No space left on device"))
+			err := RestoreConfig(context.Background(), n)
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want one containing %q", err, w)
+				}
+			}
+			if strings.Contains(strings.Join(n.calls, "\n"), tt.notCalled) {
+				t.Errorf("ran %q after the failure:\n%s", tt.notCalled, strings.Join(n.calls, "\n"))
+			}
+		})
+	}
+}
+
+// What the learner changed in /etc/falco, against the copy: an edited rules file, a file's mode, a link's
+// target, added files, a removed file; an untouched tree has no changes.
+func TestConfigChanges(t *testing.T) {
+	const tmp = "/tmp/tmp.Xb12"
+	h := func(c byte) string { return strings.Repeat(string(c), 64) }
+	pristine := "entry\td\t755\t./rules.d\t\nentry\tf\t644\t./falco.yaml\t\nentry\tf\t644\t./falco_rules.yaml\t\nentry\tf\t644\t./falco_rules.local.yaml\t\n" +
+		"entry\tl\t777\t./current\tfalco.yaml\n" +
+		h('a') + "  ./falco.yaml\n" + h('b') + "  ./falco_rules.yaml\n" + h('c') + "  ./falco_rules.local.yaml\n"
+	edited := "entry\td\t755\t./rules.d\t\nentry\tf\t644\t./rules.d/mine.yaml\t\nentry\tf\t600\t./falco.yaml\t\nentry\tf\t644\t./falco_rules.yaml\t\n" +
+		"entry\tf\t644\t./falco_rules.yaml_ori\t\nentry\tl\t777\t./current\tfalco_rules.yaml\n" +
+		h('a') + "  ./falco.yaml\n" + h('d') + "  ./falco_rules.yaml\n" + h('b') + "  ./falco_rules.yaml_ori\n" + h('e') + "  ./rules.d/mine.yaml\n"
+	for name, tt := range map[string]struct {
+		now  string
+		want []string
+	}{
+		"edited":  {edited, []string{"changed current", "changed falco.yaml", "removed falco_rules.local.yaml", "changed falco_rules.yaml", "added falco_rules.yaml_ori", "added rules.d/mine.yaml"}},
+		"as made": {pristine, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newFakeNode()
+			n.on("sh -c "+manifestScript+" sh "+ConfigDir, tt.now, nil)
+			n.on("mktemp -d", tmp+"\n", nil)
+			n.on("sh -c "+manifestScript+" sh "+tmp+"/falco", pristine, nil)
+			got, err := ConfigChanges(context.Background(), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
+				t.Errorf("changes %q, want %q", got, tt.want)
+			}
+			calls := strings.Join(n.calls, "\n")
+			if !strings.Contains(calls, "tar -C "+tmp+" -xf "+PristineConfig) || !strings.HasSuffix(calls, "rm -rf "+tmp) {
+				t.Errorf("the copy was not read in, or the directory not removed:\n%s", calls)
+			}
+		})
 	}
 }
 
