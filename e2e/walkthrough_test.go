@@ -350,8 +350,17 @@ var _ = Describe("the walkthrough and the reference solution, with the e2e stand
 	}, NodeTimeout(time.Minute))
 
 	It("gives every point after ckslab solve on the re-armed lab", func(ctx SpecContext) {
+		worker := lab.NodeContainer(lab.WorkerContainer(e2eStandInLab))
+		// the walkthrough edited falco_rules.yaml and kept falco_rules.yaml_ori; a file in rules.d as a newer variant
+		_, err := ssh(ctx, `printf -- '- list: ckslab_e2e_mine\n  items: []\n' > /etc/falco/rules.d/mine.yaml`)
+		Expect(err).NotTo(HaveOccurred())
+		changes, err := falco.ConfigChanges(ctx, worker)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(changes).To(ContainElements("changed falco_rules.yaml", "added falco_rules.yaml_ori", "added rules.d/mine.yaml"))
 		must(lab.Reset(ctx, cacheDir, e2eStandInLab, status.New(GinkgoWriter, false), GinkgoWriter), "ckslab reset")
-		var err error
+		changes, err = falco.ConfigChanges(ctx, worker)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(changes).To(BeEmpty(), "reset restores all of /etc/falco as the lab made it")
 		state, err = lab.Load(cacheDir, e2eStandInLab)
 		Expect(err).NotTo(HaveOccurred())
 		out, err := ssh(ctx, `grep -c '%evt.time,%container.id,%container.name,%user.name' /etc/falco/falco_rules.yaml || true`)

@@ -1,6 +1,7 @@
 package falco
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -172,53 +173,150 @@ func writeDeb(t *testing.T, dir, name string) string {
 	return p
 }
 
-func TestInstall(t *testing.T) {
-	pkg := writeDeb(t, t.TempDir(), "falco-0.44.1-x86_64.deb")
-	n := newFakeNode()
-	installed := ""
+// nodeMountinfo is a kind node's /proc/self/mountinfo as Docker makes it (lines of a real container's, shortened).
+const (
+	nodeID        = "67b9d27fb647"
+	nodeFullID    = nodeID + "5c3a0f2e1d4b6a79880c1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b"
+	nodeMountinfo = "76 75 0:52 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/X\n" +
+		"93 76 254:0 /var/lib/docker/containers/" + nodeFullID + "/resolv.conf /etc/resolv.conf rw,relatime - ext4 /dev/vda rw\n" +
+		"94 76 254:0 /var/lib/docker/containers/" + nodeFullID + "/hostname /etc/hostname rw,relatime - ext4 /dev/vda rw\n" +
+		"95 76 254:0 /var/lib/docker/containers/" + nodeFullID + "/hosts /etc/hosts rw,relatime - ext4 /dev/vda rw\n" +
+		"96 76 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw\n"
+)
+
+// installNode is a node on which Falco can be installed: dpkg, the package's falco_rules.yaml, falco.yaml with
+// suggested_output on until sed turns it off, tar.
+type installNode struct {
+	*fakeNode
+	installed string // the installed Falco's version, "" for none
+	rules     string // /etc/falco/falco_rules.yaml
+	pristine  bool   // whether PristineConfig exists
+}
+
+func newInstallNode() *installNode {
+	n := &installNode{fakeNode: newFakeNode(), rules: "- rule: stable\n"}
 	n.answers["dpkg-query -W -f=${Version} falco"] = func([]byte) (string, error) {
-		if installed == "" {
+		if n.installed == "" {
 			return "", failed("dpkg-query: no packages found matching falco")
 		}
-		return installed, nil
+		return n.installed, nil
 	}
-	n.answers["env FALCO_FRONTEND=noninteractive FALCO_DRIVER_CHOICE=modern_ebpf FALCOCTL_ENABLED=no DEBIAN_FRONTEND=noninteractive dpkg -i /var/cache/ckslab/falco.deb"] = func([]byte) (string, error) {
-		installed = "0.44.1"
+	n.answers["cat "+RulesFile] = func([]byte) (string, error) { return n.rules, nil }
+	n.answers["tee -a "+RulesFile] = func(in []byte) (string, error) { n.rules += string(in); return string(in), nil }
+	n.on("cat /proc/self/mountinfo", nodeMountinfo, nil)
+	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "0\n", failed(""))
+	n.answers["test -f "+PristineConfig] = func([]byte) (string, error) {
+		if !n.pristine {
+			return "", failed("")
+		}
 		return "", nil
 	}
-	rules := "- rule: stable\n"
-	n.answers["cat "+RulesFile] = func([]byte) (string, error) { return rules, nil }
-	n.answers["tee -a "+RulesFile] = func(in []byte) (string, error) { rules += string(in); return string(in), nil }
-	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "0\n", failed(""))
+	n.answers["tar -C /etc -cf "+PristineConfig+" falco"] = func([]byte) (string, error) { n.pristine = true; return "", nil }
+	n.on("tar -tf "+PristineConfig, "falco/\nfalco/falco.yaml\nfalco/falco_rules.yaml\nfalco/falco_rules.local.yaml\nfalco/rules.d/\nfalco/config.d/\n", nil)
+	return n
+}
 
-	if err := Install(context.Background(), n, pkg, "0.44.1", nil); err != nil {
-		t.Fatal(err)
+// dpkg installs version when asked.
+func (n *installNode) dpkgInstalls(version string) {
+	n.answers["env FALCO_FRONTEND=noninteractive FALCO_DRIVER_CHOICE=modern_ebpf FALCOCTL_ENABLED=no DEBIAN_FRONTEND=noninteractive dpkg -i /var/cache/ckslab/falco.deb"] = func([]byte) (string, error) {
+		n.installed = version
+		return "", nil
 	}
-	first := strings.Join(n.calls, "\n")
-	for _, want := range []string{"cp /dev/stdin /var/cache/ckslab/falco.deb", "dpkg -i", "tee -a " + RulesFile, "cp " + RulesFile + " " + PristineRules,
-		"systemctl enable falco-modern-bpf.service", "systemctl restart falco"} {
-		if !strings.Contains(first, want) {
-			t.Errorf("install did not run %q:\n%s", want, first)
+}
+
+// index is the position of the first call that starts with prefix, or -1.
+func (f *fakeNode) index(prefix string) int {
+	for i, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
 		}
 	}
-	if got := n.stdins["cp /dev/stdin /var/cache/ckslab/falco.deb"]; !strings.HasPrefix(string(got), "!<arch>") {
-		t.Errorf("the package was not streamed into the node: %q", got)
-	}
-	if !strings.Contains(rules, "- rule: Launch Package Management Process in Container") {
-		t.Error("rules not appended")
-	}
+	return -1
+}
 
-	// Again: nothing is installed or appended twice.
-	n.calls = nil
-	if err := Install(context.Background(), n, pkg, "0.44.1", nil); err != nil {
+// Falco 0.40.0 (engines built into its libraries) and 0.44.1 (the container plugin) get the same configuration:
+// the suggested_output edit of falco.yaml, no file in config.d and no container-engine setting (see configure),
+// the lab's rules with the node's own id as the host, then the copy of /etc/falco that reset restores.
+func TestInstall(t *testing.T) {
+	for _, version := range []string{"0.40.0", "0.44.1"} {
+		t.Run(version, func(t *testing.T) {
+			pkg := writeDeb(t, t.TempDir(), "falco-"+version+"-x86_64.deb")
+			n := newInstallNode()
+			n.dpkgInstalls(version)
+			if err := Install(context.Background(), n, pkg, version, nil); err != nil {
+				t.Fatal(err)
+			}
+			first := strings.Join(n.calls, "\n")
+			for _, want := range []string{"cp /dev/stdin /var/cache/ckslab/falco.deb", "dpkg -i", "tee -a " + RulesFile, "sed -i ",
+				"tar -C /etc -cf " + PristineConfig + " falco", "systemctl enable falco-modern-bpf.service", "systemctl restart falco"} {
+				if !strings.Contains(first, want) {
+					t.Errorf("install did not run %q:\n%s", want, first)
+				}
+			}
+			if strings.Contains(first, "config.d") || strings.Contains(first, "container_engines") || strings.Contains(first, "engines") {
+				t.Errorf("install wrote a container-engine setting:\n%s", first)
+			}
+			if got := n.calls[n.index("sed -i ")]; got != "sed -i "+`s/^\(\s*-\s*suggested_output:\s*\)true\s*$/\1false/`+" "+ConfigFile {
+				t.Errorf("falco.yaml edit: %q", got)
+			}
+			// the copy is of /etc/falco as install leaves it: after the rules and the edit, before Falco starts
+			keep := n.index("tar -C /etc -cf ")
+			if keep < n.index("tee -a "+RulesFile) || keep < n.index("grep -cE ") || keep > n.index("systemctl restart") {
+				t.Errorf("the copy of /etc/falco was not made between the configuration and the start:\n%s", first)
+			}
+			if got := n.stdins["cp /dev/stdin /var/cache/ckslab/falco.deb"]; !strings.HasPrefix(string(got), "!<arch>") {
+				t.Errorf("the package was not streamed into the node: %q", got)
+			}
+			for _, want := range []string{"- rule: Launch Package Management Process in Container",
+				`condition: (container.id != host and container.id != "` + nodeID + `")`, "- macro: container\n"} {
+				if !strings.Contains(n.rules, want) {
+					t.Errorf("the rules appended lack %q", want)
+				}
+			}
+			if strings.Contains(n.rules, NodeIDPlaceholder) {
+				t.Error("the rules appended still hold the placeholder")
+			}
+
+			// Again: nothing is installed, appended or copied twice (the learner may have edited /etc/falco by now).
+			n.calls = nil
+			if err := Install(context.Background(), n, pkg, version, nil); err != nil {
+				t.Fatal(err)
+			}
+			second := strings.Join(n.calls, "\n")
+			for _, not := range []string{"dpkg -i", "tee -a", "tar -C /etc -cf", "cat /proc/self/mountinfo"} {
+				if strings.Contains(second, not) {
+					t.Errorf("second install ran %q again:\n%s", not, second)
+				}
+			}
+			if strings.Count(n.rules, examRulesMarker) != 1 {
+				t.Errorf("rules appended %d times", strings.Count(n.rules, examRulesMarker))
+			}
+		})
+	}
+}
+
+// A Falco already installed but without the copy (an install stopped before it): the copy is made.
+func TestInstallMakesMissingPristineCopy(t *testing.T) {
+	n := newInstallNode()
+	n.installed = "0.44.1"
+	if err := Install(context.Background(), n, "unused.deb", "0.44.1", nil); err != nil {
 		t.Fatal(err)
 	}
-	second := strings.Join(n.calls, "\n")
-	if strings.Contains(second, "dpkg -i") || strings.Contains(second, "tee -a") {
-		t.Errorf("second install repeated work:\n%s", second)
+	if n.index("tar -C /etc -cf ") < 0 || !n.pristine {
+		t.Errorf("no copy made:\n%s", strings.Join(n.calls, "\n"))
 	}
-	if strings.Count(rules, examRulesMarker) != 1 {
-		t.Errorf("rules appended %d times", strings.Count(rules, examRulesMarker))
+}
+
+func TestInstallFailsWithoutTheNodeID(t *testing.T) {
+	n := newInstallNode()
+	n.installed = "0.44.1"
+	n.on("cat /proc/self/mountinfo", "76 75 0:52 / / rw,relatime - overlay overlay rw\n", nil)
+	err := Install(context.Background(), n, "unused.deb", "0.44.1", nil)
+	if err == nil || !strings.Contains(err.Error(), "/proc/self/mountinfo") {
+		t.Fatalf("err = %v, want one naming /proc/self/mountinfo", err)
+	}
+	if n.index("tee -a") >= 0 {
+		t.Error("rules appended without the node's id")
 	}
 }
 
@@ -232,11 +330,60 @@ func TestInstallRefusesWrongVersion(t *testing.T) {
 	}
 }
 
-func TestConfigureNoticesSuggestedOutput(t *testing.T) {
-	n := newFakeNode()
-	n.on("grep -cE "+suggestedOn+" "+ConfigFile, "1\n", nil)
-	if err := configure(context.Background(), n); err == nil {
-		t.Error("configure accepted a config that still appends suggested fields")
+// A failed edit, or one that did not take, is an error naming the file.
+func TestConfigureFailedEditNamesTheFile(t *testing.T) {
+	for name, setup := range map[string]func(*fakeNode){
+		"sed fails": func(n *fakeNode) {
+			n.on("sed -i "+`s/^\(\s*-\s*suggested_output:\s*\)true\s*$/\1false/`+" "+ConfigFile, "", failed("sed: couldn't open temporary file /etc/falco/sedAbc: Read-only file system"))
+		},
+		"the edit did not take": func(n *fakeNode) { n.on("grep -cE "+suggestedOn+" "+ConfigFile, "1\n", nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newFakeNode()
+			setup(n)
+			if err := configure(context.Background(), n); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+				t.Errorf("err = %v, want one naming %s", err, ConfigFile)
+			}
+		})
+	}
+}
+
+func TestKeepPristineConfigChecksTheCopy(t *testing.T) {
+	n := newInstallNode()
+	n.on("tar -tf "+PristineConfig, "falco/\nfalco/falco.yaml\n", nil)
+	err := keepPristineConfig(context.Background(), n, true)
+	if err == nil || !strings.Contains(err.Error(), PristineConfig) || !strings.Contains(err.Error(), RulesFile) {
+		t.Errorf("err = %v, want one naming the copy and the file it lacks", err)
+	}
+	n = newInstallNode()
+	n.on("tar -C /etc -cf "+PristineConfig+" falco", "", failed("tar: /var/lib/ckslab: Cannot open: No space left on device"))
+	if err := keepPristineConfig(context.Background(), n, true); err == nil || !strings.Contains(err.Error(), PristineConfig) {
+		t.Errorf("err = %v, want one naming %s", err, PristineConfig)
+	}
+}
+
+func TestNodeContainerID(t *testing.T) {
+	podman := "88 70 0:44 /containers/storage/overlay-containers/" + nodeFullID + "/userdata/hostname /etc/hostname rw - tmpfs tmpfs rw\n"
+	rootless := "90 70 8:2 /home/u/.local/share/docker/containers/" + nodeFullID + "/hosts /etc/hosts rw - ext4 /dev/sda2 rw\n"
+	for name, mountinfo := range map[string]string{"docker": nodeMountinfo, "podman": podman, "rootless docker": rootless} {
+		n := newFakeNode()
+		n.on("cat /proc/self/mountinfo", mountinfo, nil)
+		if id, err := NodeContainerID(context.Background(), n); err != nil || id != nodeID {
+			t.Errorf("%s: %q, %v; want %s", name, id, err, nodeID)
+		}
+	}
+	other := strings.Replace(nodeMountinfo, nodeFullID+"/hosts", strings.Repeat("a", 64)+"/hosts", 1)
+	for name, mountinfo := range map[string]string{
+		"not a container":     "76 75 0:52 / / rw,relatime - ext4 /dev/vda rw\n",
+		"two containers":      other,
+		"a file of its own":   "93 76 254:0 /srv/containers/" + nodeFullID + "/hostname /srv/hostname rw - ext4 /dev/vda rw\n",
+		"an id that is short": "93 76 254:0 /var/lib/docker/containers/" + nodeID + "/hostname /etc/hostname rw - ext4 /dev/vda rw\n",
+	} {
+		n := newFakeNode()
+		n.on("cat /proc/self/mountinfo", mountinfo, nil)
+		if id, err := NodeContainerID(context.Background(), n); err == nil || !strings.Contains(err.Error(), "/proc/self/mountinfo") {
+			t.Errorf("%s: %q, %v; want an error naming /proc/self/mountinfo", name, id, err)
+		}
 	}
 }
 
@@ -271,6 +418,126 @@ func TestExamRules(t *testing.T) {
 	}
 	if !strings.Contains(outputs["Launch Package Management Process in Container"], "container_id=%container.id container_name=%container.name") {
 		t.Error("package-manager rule output lacks the container fields")
+	}
+}
+
+// The node's own id is the host for the lab's two rules and for every rule that asks for "container", as
+// container.id=host is on the exam's node.
+func TestExamRulesFor(t *testing.T) {
+	b, err := ExamRulesFor(nodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := yaml.Unmarshal(b, &items); err != nil {
+		t.Fatalf("not valid YAML: %v", err)
+	}
+	macros := map[string]string{}
+	conditions := map[string]string{}
+	for _, it := range items {
+		if m, ok := it["macro"].(string); ok {
+			macros[m] = it["condition"].(string)
+		}
+		if r, ok := it["rule"].(string); ok {
+			conditions[r] = it["condition"].(string)
+		}
+	}
+	if got, want := macros["ckslab_in_container"], `(container.id != host and container.id != "`+nodeID+`")`; got != want {
+		t.Errorf("ckslab_in_container = %q, want %q", got, want)
+	}
+	if got := macros["container"]; got != "(ckslab_in_container)" {
+		t.Errorf("container = %q: the stable rules' macro must treat the node as the host too", got)
+	}
+	for _, r := range []string{"Launch Package Management Process in Container", "Write below etc"} {
+		if !strings.Contains(conditions[r], "ckslab_in_container") {
+			t.Errorf("rule %q does not ask for ckslab_in_container: %q", r, conditions[r])
+		}
+	}
+	if bytes.Contains(b, []byte(NodeIDPlaceholder)) || !bytes.Contains(b, []byte("node's: "+nodeID+".")) {
+		t.Error("the placeholder is left, or the comment does not name the node's id")
+	}
+	for _, bad := range []string{"", "host", nodeFullID, "67B9D27FB647", `67b9d27fb64"`} {
+		if _, err := ExamRulesFor(bad); err == nil {
+			t.Errorf("ExamRulesFor(%q) accepted it", bad)
+		}
+	}
+}
+
+const restoreCmd = `sh -c rm -rf "$1" && tar -C "$2" -xpf "$3" sh /etc/falco /etc ` + PristineConfig
+
+// Reset's restore: Falco stopped, /etc/falco removed and extracted from the copy, Falco started, in that order.
+func TestRestoreConfig(t *testing.T) {
+	n := newFakeNode()
+	if err := RestoreConfig(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"test -f " + PristineConfig, "systemctl stop falco", restoreCmd, "systemctl start falco"}
+	if strings.Join(n.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(n.calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRestoreConfigFailures(t *testing.T) {
+	for name, tt := range map[string]struct {
+		cmd       string
+		want      []string
+		notCalled string
+	}{
+		"no copy (a lab of an older ckslab)": {"test -f " + PristineConfig, []string{PristineConfig, "ckslab down and ckslab up"}, "systemctl stop"},
+		"extraction fails":                   {restoreCmd, []string{"restoring /etc/falco from " + PristineConfig, "No space left"}, "systemctl start"},
+		"Falco does not stop":                {"systemctl stop falco", []string{"stopping the Falco service"}, "rm -rf"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newFakeNode()
+			n.on(tt.cmd, "", failed("tar: falco/falco.yaml: Cannot write: No space left on device"))
+			err := RestoreConfig(context.Background(), n)
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want one containing %q", err, w)
+				}
+			}
+			if strings.Contains(strings.Join(n.calls, "\n"), tt.notCalled) {
+				t.Errorf("ran %q after the failure:\n%s", tt.notCalled, strings.Join(n.calls, "\n"))
+			}
+		})
+	}
+}
+
+// What the learner changed in /etc/falco, against the copy: an edited rules file, a file's mode, a link's
+// target, added files, a removed file; an untouched tree has no changes.
+func TestConfigChanges(t *testing.T) {
+	const tmp = "/tmp/tmp.Xb12"
+	h := func(c byte) string { return strings.Repeat(string(c), 64) }
+	pristine := "entry\td\t755\t./rules.d\t\nentry\tf\t644\t./falco.yaml\t\nentry\tf\t644\t./falco_rules.yaml\t\nentry\tf\t644\t./falco_rules.local.yaml\t\n" +
+		"entry\tl\t777\t./current\tfalco.yaml\n" +
+		h('a') + "  ./falco.yaml\n" + h('b') + "  ./falco_rules.yaml\n" + h('c') + "  ./falco_rules.local.yaml\n"
+	edited := "entry\td\t755\t./rules.d\t\nentry\tf\t644\t./rules.d/mine.yaml\t\nentry\tf\t600\t./falco.yaml\t\nentry\tf\t644\t./falco_rules.yaml\t\n" +
+		"entry\tf\t644\t./falco_rules.yaml_ori\t\nentry\tl\t777\t./current\tfalco_rules.yaml\n" +
+		h('a') + "  ./falco.yaml\n" + h('d') + "  ./falco_rules.yaml\n" + h('b') + "  ./falco_rules.yaml_ori\n" + h('e') + "  ./rules.d/mine.yaml\n"
+	for name, tt := range map[string]struct {
+		now  string
+		want []string
+	}{
+		"edited":  {edited, []string{"changed current", "changed falco.yaml", "removed falco_rules.local.yaml", "changed falco_rules.yaml", "added falco_rules.yaml_ori", "added rules.d/mine.yaml"}},
+		"as made": {pristine, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newFakeNode()
+			n.on("sh -c "+manifestScript+" sh "+ConfigDir, tt.now, nil)
+			n.on("mktemp -d", tmp+"\n", nil)
+			n.on("sh -c "+manifestScript+" sh "+tmp+"/falco", pristine, nil)
+			got, err := ConfigChanges(context.Background(), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
+				t.Errorf("changes %q, want %q", got, tt.want)
+			}
+			calls := strings.Join(n.calls, "\n")
+			if !strings.Contains(calls, "tar -C "+tmp+" -xf "+PristineConfig) || !strings.HasSuffix(calls, "rm -rf "+tmp) {
+				t.Errorf("the copy was not read in, or the directory not removed:\n%s", calls)
+			}
+		})
 	}
 }
 

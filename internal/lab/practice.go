@@ -167,7 +167,8 @@ func needsFalco(step scenarios.Step) bool {
 
 // Reset re-arms the scenario on the existing cluster: the workloads and
 // decoys as at the start, the answer file moved aside (never deleted),
-// Falco's rules restored, the truth recorded again, the hints from the first.
+// all of /etc/falco as the lab made it (its rules, falco.yaml, config.d, the
+// learner's own files removed), the truth recorded again, the hints from the first.
 func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io.Writer) error {
 	s, err := Load(cacheDir, name)
 	if err != nil {
@@ -207,11 +208,8 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 		fmt.Fprintf(out, "Your answer file was moved to %s (in the terminal: %s.%s).\n", kept, in.AnswerFile, kept[len(answer)+1:])
 	}
 	if s.Falco.Installed {
-		if err := st.Step("Restoring Falco's rules", func() error {
-			if err := falco.RestoreRules(ctx, node); err != nil {
-				return err
-			}
-			if _, err := node.Exec(ctx, nil, "systemctl", "restart", falco.Service); err != nil {
+		if err := st.Step("Restoring Falco's configuration ("+falco.ConfigDir+")", func() error {
+			if err := falco.RestoreConfig(ctx, node); err != nil {
 				return err
 			}
 			return falco.WaitRunning(ctx, node, s.Falco.Version, time.Minute)

@@ -516,8 +516,9 @@ func NewResetCommand(streams cli.IOStreams) *cobra.Command {
 		Use:   "reset",
 		Short: "Re-arm the scenario without recreating the cluster",
 		Long: `Re-arm the scenario on the existing cluster in seconds: the offenders and decoys as at
-the start, your answer file moved aside (renamed with the time, never deleted), Falco's
-rules restored, the offenders' container ids recorded again, the hints from the first,
+the start, your answer file moved aside (renamed with the time, never deleted), all of
+/etc/falco as the lab made it (edited files restored, files you added removed), the
+offenders' container ids recorded again, the hints from the first,
 the task's clock started again. Your kept grades stay, and so do revealed names (after
 solve or the last hint): reset brings back the same names.`,
 		Args: cobra.NoArgs,
