@@ -15,7 +15,9 @@ ckslab=bin/ckslab
 "$ckslab" engine start
 
 # The image set, the same way as make e2e chooses it (hack/image-set.sh), made ready.
-mode=$(bash hack/image-set.sh)
+# (its messages go to this script's standard output, as before: fd 3)
+exec 3>&1
+mode=$(bash hack/image-set.sh 2>&3)
 
 # shellcheck disable=SC2086 # ARGS is split on purpose
 exec "$ckslab" up --images "$mode" ${ARGS:-}
