@@ -10,7 +10,6 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -92,7 +91,7 @@ func start(ctx context.Context, host string, opts Options) (*Engine, error) {
 	cmd := osexec.Command(dockerd, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// its own session: a Ctrl-C to ckslab must not stop the engine the lab runs on
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = ownSession()
 	if err := cmd.Start(); err != nil {
 		return nil, &Error{Problem: StartFailed, Err: err, Msg: fmt.Sprintf("could not start dockerd (%v)", err)}
 	}
@@ -158,13 +157,13 @@ func (d *daemon) stop(ctx context.Context, grace time.Duration) error {
 	if !d.alive() {
 		return nil
 	}
-	if err := syscall.Kill(d.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := terminate(d.PID); err != nil {
 		return fmt.Errorf("stopping dockerd (pid %d): %w", d.PID, err)
 	}
 	if waitGone(ctx, d, grace) {
 		return nil
 	}
-	_ = syscall.Kill(d.PID, syscall.SIGKILL)
+	_ = kill(d.PID)
 	if waitGone(ctx, d, 5*time.Second) {
 		return nil
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/ckslab/ckslab/internal/exec"
 )
@@ -33,11 +32,11 @@ func checkResources(ctx context.Context, local bool) error {
 	if !local || root == "" {
 		return nil
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(root, &st); err != nil {
+	free, ok := freeDisk(root)
+	if !ok {
 		return nil // the engine's folder is not visible from here: nothing to judge
 	}
-	if p := diskProblem(int64(st.Bavail)*int64(st.Bsize), root); p != "" {
+	if p := diskProblem(free, root); p != "" {
 		return fmt.Errorf("%s", p)
 	}
 	return nil
