@@ -366,7 +366,16 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		// case 2: every round a fresh `sh -c "echo hacker >> /etc/passwd; sed ..."` whose child is sed, as in the exam
 		shs, seds := fresh(httpdSeen, `sh -c echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; true`, "sed")
 		Expect(len(shs)).To(BeNumerically(">=", 2), "fresh sh -c rounds in the httpd offender, seen from the node: %v", httpdSeen)
-		Expect(len(seds)).To(BeNumerically(">=", 2), "sed as the child of each round's sh -c: %v", httpdSeen)
+		// each round's sh -c starts its own child (seen as sed, or still as sh just before its exec: it can be gone
+		// before the next look), and sed is seen as such at least once
+		withChild := map[string]bool{}
+		for _, p := range httpdSeen {
+			if shs[p.ppid] {
+				withChild[p.ppid] = true
+			}
+		}
+		Expect(len(withChild)).To(BeNumerically(">=", 2), "rounds whose sh -c started a child: %v", httpdSeen)
+		Expect(len(seds)).To(BeNumerically(">=", 1), "sed as the child of a round's sh -c: %v", httpdSeen)
 		// case 1: every round a fresh apk
 		apks := map[string]bool{}
 		for _, p := range nginxSeen {
