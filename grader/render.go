@@ -59,7 +59,7 @@ func Render(w io.Writer, r *Report, f Format, opts RenderOptions) error {
 // JSONSchema is the version of the JSON report layout. Schema 2: a lab's
 // report withholds the identifiers the task asks the learner to find from
 // message, expected, actual and findings unless "withheld" is false; it adds
-// withheld, revealed_because, attempt, graded_at and task.
+// withheld, revealed_because, attempt, graded_at, graded_during and task.
 const JSONSchema = 2
 
 type jsonReport struct {
@@ -72,6 +72,7 @@ type jsonReport struct {
 	RevealedBecause string       `json:"revealed_because,omitempty"`
 	Attempt         int          `json:"attempt,omitempty"`
 	GradedAt        time.Time    `json:"graded_at,omitzero"`
+	GradedDuring    string       `json:"graded_during,omitempty"`
 	Task            *jsonTask    `json:"task,omitempty"`
 	Summary         Summary      `json:"summary"`
 	Results         []jsonResult `json:"results"`
@@ -107,7 +108,7 @@ func renderJSON(w io.Writer, r *Report) error {
 	enc.SetIndent("", "  ")
 	doc := jsonReport{
 		Schema: JSONSchema, Tool: r.Tool, Version: r.Version, Name: r.Name, Subject: r.Subject,
-		Withheld: r.Disclosure.Withheld, RevealedBecause: r.Disclosure.Reason, Attempt: r.Attempt, GradedAt: r.GradedAt,
+		Withheld: r.Disclosure.Withheld, RevealedBecause: r.Disclosure.Reason, Attempt: r.Attempt, GradedAt: r.GradedAt, GradedDuring: r.During,
 		Summary: r.Summary(), Results: toJSONResults(r.Results), Health: toJSONResults(r.Health),
 	}
 	if t := r.Task; t != nil {
@@ -178,6 +179,9 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 	}
 	if len(about) > 0 {
 		t.printf("%s.\n", strings.Join(about, ", "))
+	}
+	if r.During != "" {
+		t.printf("%s\n", t.paint(ansiYellow, "Graded while "+r.During+": the lab may have been half changed; grade again when it is done."))
 	}
 	switch {
 	case r.Disclosure.Withheld:
@@ -362,6 +366,9 @@ func renderJUnit(w io.Writer, r *Report) error {
 	}
 	if r.Attempt > 0 {
 		main.Properties.Property = append(main.Properties.Property, junitProperty{Name: "attempt", Value: fmt.Sprint(r.Attempt)})
+	}
+	if r.During != "" {
+		main.Properties.Property = append(main.Properties.Property, junitProperty{Name: "graded_during", Value: r.During})
 	}
 	if r.Task != nil {
 		main.Properties.Property = append(main.Properties.Property,

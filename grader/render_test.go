@@ -226,3 +226,28 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("ParseFormat(yaml) = %v", err)
 	}
 }
+
+// A grade made while another command changed the lab says so in each format; one made without does not.
+func TestRenderGradedDuring(t *testing.T) {
+	during := labReport()
+	during.During = "ckslab reset (pid 4242) was re-arming the lab"
+	text := string(renderReport(t, during, Text, RenderOptions{}))
+	if !strings.Contains(text, "Graded while ckslab reset (pid 4242) was re-arming the lab: the lab may have been half changed; grade again when it is done.") {
+		t.Errorf("text report does not say it graded during a reset:\n%s", text)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(renderReport(t, during, JSON, RenderOptions{}), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["graded_during"] != during.During {
+		t.Errorf("JSON graded_during = %v, want %q", doc["graded_during"], during.During)
+	}
+	if xml := string(renderReport(t, during, JUnit, RenderOptions{})); !strings.Contains(xml, `<property name="graded_during" value="ckslab reset (pid 4242) was re-arming the lab">`) {
+		t.Errorf("JUnit report has no graded_during property:\n%s", xml)
+	}
+	for _, f := range []Format{Text, JSON, JUnit} {
+		if out := string(renderReport(t, labReport(), f, RenderOptions{})); strings.Contains(out, "Graded while") || strings.Contains(out, "graded_during") {
+			t.Errorf("%s report of a grade with no command running mentions one:\n%s", f, out)
+		}
+	}
+}

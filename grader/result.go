@@ -89,6 +89,10 @@ type Report struct {
 	GradedAt time.Time `json:"-"`
 	// Task is the time spent on the task, for a lab's grade.
 	Task *TaskTime `json:"-"`
+	// During says which command was changing the lab while it was graded
+	// ("ckslab reset (pid 4242) was re-arming the lab"): such a grade may
+	// judge a lab half changed. Empty when none was.
+	During string `json:"-"`
 }
 
 // Disclosure is what a report may name of the things the task asks the

@@ -28,6 +28,16 @@ func Down(ctx context.Context, opts Options) error {
 	if err := opts.defaults(); err != nil {
 		return err
 	}
+	release, err := hold(ctx, opts.CacheDir, opts.Name, "down", opts.Out)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return down(ctx, opts)
+}
+
+// down is Down for a caller that holds the lab's lock (up, removing what it made when it fails).
+func down(ctx context.Context, opts Options) error {
 	st := opts.Status
 	found := false
 	state, err := Load(opts.CacheDir, opts.Name)
@@ -78,7 +88,7 @@ func Down(ctx context.Context, opts Options) error {
 		return err
 	}
 	found = found || removed
-	if _, err := os.Stat(Dir(opts.CacheDir, opts.Name)); err == nil {
+	if hasLabFolder(opts.CacheDir, opts.Name) {
 		found = true
 		if !opts.Purge {
 			kept, err := KeepWork(opts.CacheDir, opts.Name, time.Now())

@@ -94,7 +94,7 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 	}
 	now := time.Now().UTC()
 	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name,
-		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget)}
+		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}
 	report.Disclosure = disclosure(s, g.reveal)
 	withhold := report.Disclosure.Withheld
 	node := NodeContainer(WorkerContainer(name))

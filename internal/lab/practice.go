@@ -59,7 +59,15 @@ type StepResult struct {
 // learner would. Steps that need Falco are skipped, saying why, when the lab
 // has none; the others still run.
 func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io.Writer) ([]StepResult, error) {
-	s, err := Load(cacheDir, name)
+	if _, err := Load(cacheDir, name); err != nil {
+		return nil, err
+	}
+	release, err := hold(ctx, cacheDir, name, "solve", out)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s, err := Load(cacheDir, name) // again: a command it waited for may have changed the lab
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +178,15 @@ func needsFalco(step scenarios.Step) bool {
 // all of /etc/falco as the lab made it (its rules, falco.yaml, config.d, the
 // learner's own files removed), the truth recorded again, the hints from the first.
 func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io.Writer) error {
-	s, err := Load(cacheDir, name)
+	if _, err := Load(cacheDir, name); err != nil {
+		return err
+	}
+	release, err := hold(ctx, cacheDir, name, "reset", out)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s, err := Load(cacheDir, name) // again: a command it waited for may have changed the lab
 	if err != nil {
 		return err
 	}

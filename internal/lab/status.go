@@ -32,6 +32,8 @@ type Report struct {
 	Attempts []Attempt
 	// AttemptsErr says why the kept grades could not be read.
 	AttemptsErr error
+	// Busy says which command is changing the lab now (see Busy); "" when none is.
+	Busy string
 }
 
 // Inspect reports the lab's state without changing anything.
@@ -40,7 +42,7 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{State: s}
+	r := &Report{State: s, Busy: Busy(cacheDir, name)}
 	if !s.ReadyAt.IsZero() {
 		r.Since = time.Since(s.ReadyAt).Round(time.Second)
 	}
@@ -125,6 +127,9 @@ func (r *Report) String() string {
 		up = "not ready: `ckslab up` did not finish; run it again to converge"
 	}
 	fmt.Fprintf(&b, "Lab %q: %s\n", s.Name, up)
+	if r.Busy != "" {
+		fmt.Fprintf(&b, "  busy:     %s; what follows may change\n", strings.Replace(r.Busy, " was ", " is ", 1))
+	}
 	fmt.Fprintf(&b, "  images:   %s (node %s)\n", s.Images.Mode, s.Images.Node)
 	for _, n := range r.Nodes {
 		fmt.Fprintf(&b, "  node:     %-28s %s\n", n.Container, n.State)

@@ -181,6 +181,11 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	release, err := hold(ctx, opts.CacheDir, opts.Name, "up", opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	l := &Lab{opts: opts}
 	st := opts.Status
 
@@ -245,7 +250,7 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 			return nil, fmt.Errorf("%w\nThe half-built lab is kept (--retain): inspect it with ckslab ssh %s, remove it with ckslab down --name %s", err, cluster.WorkerNodeName(opts.Name), opts.Name)
 		}
 		opts.Logger.Warnf("up failed; removing what it created (use --retain to keep it)")
-		if derr := Down(context.WithoutCancel(ctx), opts); derr != nil && !errors.Is(derr, ErrNothingToRemove) {
+		if derr := down(context.WithoutCancel(ctx), opts); derr != nil && !errors.Is(derr, ErrNothingToRemove) {
 			return nil, fmt.Errorf("%w\nCleaning up also failed: %v", err, derr)
 		}
 		return nil, err

@@ -111,11 +111,14 @@ func try(path, command string) (*Lock, *Holder, Holder, error) {
 		return nil, nil, Holder{}, fmt.Errorf("making the folder of the lock %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			// Its folder went between MkdirAll and here (down removed the lab's folder): once more.
-			return nil, nil, Holder{}, nil
+	for i := 0; errors.Is(err, fs.ErrNotExist) && i < 10; i++ {
+		// Its folder went between MkdirAll and here (down removed the lab's folder, or a releasing
+		// holder its empty folder): once more.
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		}
+	}
+	if err != nil {
 		return nil, nil, Holder{}, fmt.Errorf("opening the lock %s: %w", path, err)
 	}
 	ok, err := lockFile(f)
