@@ -87,7 +87,9 @@ func Acquire(ctx context.Context, path, command string, opts Options) (l *Lock, 
 		if l != nil {
 			return l, tookOver, nil
 		}
-		if !told && opts.Waiting != nil {
+		// A holder that has just taken the lock may not have written its name yet: tell once it has (or
+		// after a second without a name).
+		if !told && opts.Waiting != nil && (held.PID != 0 || time.Since(start) >= time.Second) {
 			opts.Waiting(held)
 			told = true
 		}
