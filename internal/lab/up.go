@@ -274,6 +274,12 @@ func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 	var err error
 	if err := st.Step("Checking the Docker engine", func() error {
 		l.engine, err = docker.Ensure(ctx, docker.Options{CacheDir: o.CacheDir, Logger: o.Logger})
+		if err != nil {
+			return err
+		}
+		// kind's node commands are docker exec --privileged: through the shim where the engine refuses that,
+		// in this process too (a repair is often the first ckslab command after a reboot).
+		_, err = l.engine.PrepareForKind(ctx, prev.Images.Node)
 		return err
 	}); err != nil {
 		return nil, err
