@@ -20,6 +20,7 @@ import (
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/lab"
+	"github.com/ckslab/ckslab/internal/lock"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
 )
@@ -426,6 +427,83 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		out, err = inContainer(ctx, state.Terminal, "kubectl", "get", "nodes", "--no-headers")
 		Expect(err).NotTo(HaveOccurred(), out)
 	}, NodeTimeout(4*time.Minute))
+
+	It("lets one command at a time change a lab: two ups of one name at once make one lab; a busy lab names its holder; a grade during a reset says so", func(ctx SpecContext) {
+		// Real processes: ckslab itself, built for this spec, as a learner would run it in two terminals.
+		bin := filepath.Join(GinkgoT().TempDir(), "ckslab")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/ckslab").CombinedOutput(); err != nil {
+			Fail("building ckslab: " + err.Error() + ": " + string(out))
+		}
+		name := e2eLab + "3"
+		third := opts
+		third.Name = name
+		third.Kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		defer func() {
+			if err := lab.Down(context.WithoutCancel(ctx), third); err != nil && !errors.Is(err, lab.ErrNothingToRemove) {
+				Fail("removing the lab of the lock spec: " + err.Error())
+			}
+		}()
+		ckslab := func(wait string, args ...string) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+third.Kubeconfig, lab.LockWaitEnv+"="+wait, images.EnvMode+"="+string(imageSet.Mode))
+			return cmd
+		}
+		type run struct {
+			cmd *exec.Cmd
+			out strings.Builder
+		}
+		ups := []*run{{}, {}}
+		for _, u := range ups {
+			u.cmd = ckslab("15m", "up", "--name", name)
+			u.cmd.Stdout, u.cmd.Stderr = &u.out, &u.out
+			must(u.cmd.Start(), "starting ckslab up")
+		}
+		for i, u := range ups {
+			Expect(u.cmd.Wait()).To(Succeed(), "ckslab up #%d of two at once:\n%s", i+1, u.out.String())
+		}
+		// The second to take the lock waited for the first, named it, and found the lab it made up.
+		waited := 0
+		for i, u := range ups {
+			other := ups[1-i].cmd.Process.Pid
+			if strings.Contains(u.out.String(), "Waiting for ckslab up --name "+name+" (pid "+strconv.Itoa(other)+")") {
+				waited++
+				Expect(u.out.String()).To(ContainSubstring("is already up"), "the up that waited repairs or finds all well:\n%s", u.out.String())
+			}
+		}
+		Expect(waited).To(Equal(1), "exactly one up waits for the other:\n--- first:\n%s\n--- second:\n%s", ups[0].out.String(), ups[1].out.String())
+		nodes, err := exec.CommandContext(ctx, "docker", "ps", "--all", "--quiet", "--filter", "label=io.x-k8s.kind.cluster="+name).Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(string(nodes))).To(HaveLen(2), "one lab: two node containers")
+
+		// Another command holds the lab (this spec, as ckslab reset would): reset waits, then stops naming it;
+		// grade and status do not wait, and say what is going on.
+		held, _, err := lock.Acquire(ctx, lab.LockPath(cacheDir, name), "ckslab reset --name "+name, lock.Options{})
+		must(err, "taking the lab's lock")
+		holder := "ckslab reset --name " + name + " (pid " + strconv.Itoa(os.Getpid()) + ")"
+		out, err := ckslab("1s", "reset", "--name", name).CombinedOutput()
+		Expect(err).To(HaveOccurred(), "reset of a busy lab:\n%s", out)
+		Expect(string(out)).To(ContainSubstring(`lab "` + name + `" is busy: ` + holder + " is working on it"))
+		grade := ckslab("1s", "grade", "--name", name)
+		out, err = grade.CombinedOutput()
+		Expect(grade.ProcessState.ExitCode()).To(Equal(1), "a fresh lab fails its checks:\n%s", out)
+		Expect(string(out)).To(ContainSubstring("Graded while " + holder + " was re-arming the lab"))
+		out, err = ckslab("1s", "status", "--name", name).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring("busy:     " + holder + " is re-arming the lab"))
+		must(held.Release(), "releasing the lab's lock")
+
+		// A clean down, through the same binary.
+		provider := cluster.NewProvider(engine)
+		vols, err := provider.NodeVolumes(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		out, err = ckslab("1m", "down", "--name", name, "--purge").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "ckslab down:\n%s", out)
+		left, err := provider.Leftovers(ctx, name, vols...)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left.Empty()).To(BeTrue(), "left behind: %s", left)
+		_, err = os.Stat(lab.Dir(cacheDir, name))
+		Expect(os.IsNotExist(err)).To(BeTrue(), "the lab's folder is left")
+	}, NodeTimeout(15*time.Minute))
 
 	It("lives beside a second lab, each with its own context", func(ctx SpecContext) {
 		second := opts

@@ -64,7 +64,11 @@ without internet. When Falco cannot run on this machine (the preflight finds a p
 or Falco installs but stops at start-up), the lab says why, in Falco's own words when it
 ran, and runs without it; up on that lab later tries Falco again. --falco-preflight=warn
 installs Falco despite the preflight's problems (for builds that tolerate them) and
-records which.`,
+records which.
+
+While it works, up holds the lab's lock, as down, reset and solve do: another of them
+on the same lab waits up to 2 minutes (CKSLAB_LOCK_WAIT) and then stops, naming the
+command at work.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			mode, err := images.ModeFrom(o.images, os.Getenv)
