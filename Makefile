@@ -7,7 +7,7 @@ BIN := bin/ckslab
 FUZZTIME ?= 100000x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test test-engine fuzz lint bench bench-lab images e2e lab clean
+.PHONY: all build test test-engine fuzz lint cross bench bench-lab images e2e lab clean
 
 all: build
 
@@ -30,6 +30,15 @@ fuzz:
 lint:
 	$(GO) vet -tags e2e ./...
 	$(GO) run $(STATICCHECK) -tags e2e ./...
+
+# The hosts learners have: ckslab built, and everything vetted, for each OS and architecture (CI runs it).
+CROSS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+cross:
+	@set -e; for p in $(CROSS); do \
+	  echo "== $$p: go build ./cmd/ckslab, go vet ./..."; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/ckslab; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...; \
+	done
 
 bench:
 	$(GO) test -run='^$$' -bench='ParseSyslog|CheckAnswerFile' -benchtime=5x -benchmem ./falco ./grader/answerfile

@@ -1,3 +1,7 @@
+//go:build linux
+
+// The local image set is built on Linux only (images/README.md): layerdiff reads Linux file owners.
+
 // Command layerdiff writes, as an OCI/Docker image layer (a tar on stdout),
 // what turns the directory tree BASE into the tree NEW: every entry of NEW
 // that BASE lacks or has with another type, content, mode, owner or extended
