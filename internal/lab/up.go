@@ -514,6 +514,18 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	o, st := l.opts, l.opts.Status
 	n := falco.KindNode(worker)
 	l.State.Falco = FalcoState{}
+	// The package for the node's architecture, checked before anything is installed: one Falco does not
+	// ship, or one no checksum vouches for, leaves the lab without Falco, saying so in one line.
+	machine, err := n.Exec(ctx, nil, "uname", "-m")
+	if err != nil {
+		return fmt.Errorf("reading the architecture of %s: %w", cluster.WorkerNodeName(o.Name), err)
+	}
+	def, err := falco.ForMachine(string(machine), o.FalcoPackage, o.FalcoSHA256)
+	if err != nil {
+		l.State.Falco.Missing = err.Error()
+		o.Logger.Warn("This lab has no Falco: " + err.Error())
+		return nil
+	}
 	var warnings []string
 	if !pre.OK() {
 		if o.FalcoPreflight != PreflightWarn && !o.IgnoreFalcoPreflight {
@@ -531,13 +543,13 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		o.Logger.Warn(how + ": installing Falco although the preflight found: " + strings.Join(warnings, " "))
 	}
 	var pkg string
-	want := falco.Pinned.Version
+	want := def.Version
 	if v, ok := falco.VersionFromFileName(o.FalcoPackage); ok {
 		want = v // the step names the Falco it installs, not the pinned one
 	}
 	fetchErr := st.Step("Getting the Falco "+want+" package", func() error {
 		var err error
-		pkg, err = falco.Fetch(ctx, falco.Pinned, falco.FetchOptions{CacheDir: o.CacheDir, LocalPackage: o.FalcoPackage, SHA256: o.FalcoSHA256})
+		pkg, err = falco.Fetch(ctx, def, falco.FetchOptions{CacheDir: o.CacheDir, LocalPackage: o.FalcoPackage, SHA256: o.FalcoSHA256})
 		return err
 	})
 	if errors.Is(fetchErr, falco.ErrNoPackage) {
@@ -548,7 +560,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	if fetchErr != nil {
 		return fetchErr
 	}
-	version := falco.Pinned.Version
+	version := def.Version
 	if v, ok := falco.VersionFromFileName(pkg); ok {
 		version = v
 	}
@@ -560,7 +572,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	// A Falco that installs but does not run (a kernel or a machine it does not support) leaves a lab without
 	// Falco, saying why in Falco's own words; it is noticed within seconds when the service fails.
 	var startErr *falco.StartError
-	err := st.Step("Starting Falco "+version, func() error { return falco.WaitRunning(ctx, n, version, 2*time.Minute) })
+	err = st.Step("Starting Falco "+version, func() error { return falco.WaitRunning(ctx, n, version, 2*time.Minute) })
 	switch {
 	case errors.As(err, &startErr):
 		if serr := falco.StopService(context.WithoutCancel(ctx), n, ""); serr != nil {

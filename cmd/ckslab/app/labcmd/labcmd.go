@@ -117,7 +117,7 @@ command at work.`,
 	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
 	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one (default: $CKSLAB_FALCO_PACKAGE)")
-	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one")
+	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one (required for an aarch64 node: ckslab pins x86_64's alone)")
 	f.StringVar(&o.falcoPreflight, "falco-preflight", string(lab.PreflightRefuse), "when the Falco preflight finds a problem: refuse (no Falco, saying why) or warn (install it anyway, saying which; for Falco builds that tolerate it)")
 	f.BoolVar(&o.retain, "retain", false, "keep a half-built lab when up fails, for debugging")
 	_ = c.RegisterFlagCompletionFunc("images", cobra.FixedCompletions([]string{"public", "local"}, cobra.ShellCompDirectiveNoFileComp))
