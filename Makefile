@@ -7,7 +7,7 @@ BIN := bin/ckslab
 FUZZTIME ?= 100000x
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test test-engine fuzz lint cross bench bench-lab images e2e lab clean
+.PHONY: all build test test-engine fuzz lint cross install-check bench bench-lab images e2e lab clean
 
 all: build
 
@@ -39,6 +39,17 @@ cross:
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/ckslab; \
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...; \
 	done
+
+# `go install github.com/ckslab/ckslab/cmd/ckslab@VERSION`, as a learner without a clone runs it, from a file
+# proxy that holds this repository's HEAD as v0.0.0-ci (hack/modproxy): the binary must report that version.
+install-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) run ./hack/modproxy -dir "$$tmp/proxy" -version v0.0.0-ci; \
+	GOPROXY="file://$$tmp/proxy,$$($(GO) env GOPROXY)" GONOSUMDB=github.com/ckslab/ckslab GOBIN="$$tmp/bin" \
+	  $(GO) install github.com/ckslab/ckslab/cmd/ckslab@v0.0.0-ci; \
+	out=$$("$$tmp/bin/ckslab" version); echo "go install ...@v0.0.0-ci: $$out"; \
+	case "$$out" in "ckslab v0.0.0-ci "*) ;; *) echo "install-check: ckslab version said '$$out', want v0.0.0-ci" >&2; exit 1;; esac; \
+	"$$tmp/bin/ckslab" up --help >/dev/null || { echo "install-check: the installed ckslab up --help failed" >&2; exit 1; }
 
 bench:
 	$(GO) test -run='^$$' -bench='ParseSyslog|CheckAnswerFile' -benchtime=5x -benchmem ./falco ./grader/answerfile
