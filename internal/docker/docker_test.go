@@ -95,9 +95,43 @@ func TestUnknownCapRE(t *testing.T) {
 }
 
 func TestStartDecisionRemoteHost(t *testing.T) {
-	msg, ok := startDecision("tcp://10.0.0.1:2376", false)
+	msg, ok := startDecision("linux", "tcp://10.0.0.1:2376", false)
 	if ok || !strings.Contains(msg, "DOCKER_HOST=tcp://10.0.0.1:2376") {
 		t.Errorf("startDecision(remote) = %q, %v", msg, ok)
+	}
+}
+
+// What differs by host: the engine's default address, whether it is this machine's kernel, and whether ckslab
+// may start one (Linux alone; elsewhere the message says what to start instead).
+func TestEngineChoicesByHost(t *testing.T) {
+	for goos, want := range map[string]string{"linux": "unix:///var/run/docker.sock", "darwin": "unix:///var/run/docker.sock", "windows": "npipe:////./pipe/docker_engine"} {
+		if got := defaultHost(goos); got != want {
+			t.Errorf("defaultHost(%s) = %q, want %q", goos, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		goos, host, engineOS string
+		want                 bool
+	}{
+		{"linux", "unix:///var/run/docker.sock", "Debian GNU/Linux 13 (trixie)", true},
+		{"linux", "unix:///home/a/.docker/desktop/docker.sock", "Docker Desktop", false},
+		{"linux", "tcp://10.0.0.1:2376", "Debian GNU/Linux 13 (trixie)", false},
+		{"darwin", "unix:///Users/a/.colima/default/docker.sock", "Ubuntu 24.04 LTS", false},
+		{"windows", "npipe:////./pipe/docker_engine", "Docker Desktop", false},
+	} {
+		if got := isLocal(tt.goos, tt.host, tt.engineOS); got != tt.want {
+			t.Errorf("isLocal(%s, %s, %s) = %v, want %v", tt.goos, tt.host, tt.engineOS, got, tt.want)
+		}
+	}
+	for goos, want := range map[string]string{
+		"darwin":  "start Docker Desktop (or `colima start`, or OrbStack) and run again; ckslab starts an engine itself only on Linux",
+		"windows": "start Docker Desktop (with its WSL2 back end) and run again; ckslab starts an engine itself only on Linux",
+		"freebsd": "start it and run again; ckslab starts an engine itself only on Linux",
+	} {
+		msg, ok := startDecision(goos, defaultHost(goos), false)
+		if ok || !strings.Contains(msg, want) {
+			t.Errorf("startDecision(%s) = %q, %v; want no start and %q", goos, msg, ok, want)
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -92,8 +93,22 @@ type Engine struct {
 
 // Local reports whether the engine runs on this host (a unix socket), so that host facts such as the
 // capability bounding set, /lib/modules and cgroups are the engine's too.
-func (e *Engine) Local() bool {
-	return strings.HasPrefix(e.Host, "unix://") && !strings.Contains(strings.ToLower(e.OperatingSystem), "docker desktop")
+func (e *Engine) Local() bool { return isLocal(runtime.GOOS, e.Host, e.OperatingSystem) }
+
+// isLocal: only on a Linux host can the engine be this machine's own kernel; on macOS and Windows it runs in a
+// virtual machine (Docker Desktop, colima, OrbStack, WSL2) even when reached through a unix socket.
+func isLocal(goos, host, engineOS string) bool {
+	return goos == "linux" && strings.HasPrefix(host, "unix://") && !strings.Contains(strings.ToLower(engineOS), "docker desktop")
+}
+
+// defaultHost is the engine's address when DOCKER_HOST is not set, as the docker CLI has it: Docker Desktop's
+// named pipe on Windows, the unix socket elsewhere. (The docker CLI, which ckslab runs, also follows its own
+// context; this address names the engine in messages and decides whether ckslab may start one.)
+func defaultHost(goos string) string {
+	if goos == "windows" {
+		return "npipe:////./pipe/docker_engine"
+	}
+	return "unix://" + DefaultSocket
 }
 
 // CacheDir is the cache directory the engine was ensured with.
@@ -144,7 +159,7 @@ func Ensure(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
-		host = "unix://" + DefaultSocket
+		host = defaultHost(runtime.GOOS)
 	}
 	if _, err := osexec.LookPath("docker"); err != nil {
 		return nil, &Error{Problem: NotInstalled, Err: err, Msg: "Docker is not installed (no `docker` command on PATH): " + installHint()}
@@ -167,7 +182,7 @@ func Ensure(ctx context.Context, opts Options) (*Engine, error) {
 	default:
 		return nil, &Error{Problem: Unreachable, Err: probeErr, Msg: fmt.Sprintf("the Docker engine at %s does not answer: %s", host, lastLine(exec.OutputOf(probeErr), probeErr))}
 	}
-	how, canStart := startDecision(host, opts.NoStart)
+	how, canStart := startDecision(runtime.GOOS, host, opts.NoStart)
 	if !canStart {
 		return nil, &Error{Problem: NotRunning, Err: probeErr, Msg: how}
 	}
@@ -219,9 +234,19 @@ func classify(err error) Problem {
 
 // startDecision says whether ckslab may start dockerd itself, and if not, the sentence telling the user what to
 // do.
-func startDecision(host string, noStart bool) (string, bool) {
-	if !strings.HasPrefix(host, "unix://") {
+func startDecision(goos, host string, noStart bool) (string, bool) {
+	if host != defaultHost(goos) && !strings.HasPrefix(host, "unix://") {
 		return fmt.Sprintf("the Docker engine at DOCKER_HOST=%s does not answer: start it there, or unset DOCKER_HOST to use this machine's engine", host), false
+	}
+	// Starting dockerd is for Linux hosts alone; elsewhere the engine is an application's, in a virtual machine.
+	switch goos {
+	case "darwin":
+		return "the Docker engine does not answer: start Docker Desktop (or `colima start`, or OrbStack) and run again; ckslab starts an engine itself only on Linux", false
+	case "windows":
+		return "the Docker engine does not answer: start Docker Desktop (with its WSL2 back end) and run again; ckslab starts an engine itself only on Linux", false
+	case "linux":
+	default:
+		return "the Docker engine does not answer: start it and run again; ckslab starts an engine itself only on Linux", false
 	}
 	dockerd := findDockerd()
 	if dockerd == "" {

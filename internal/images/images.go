@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -115,16 +116,25 @@ func ModeFrom(flag string, getenv func(string) string) (Mode, error) {
 }
 
 // CacheDir is ckslab's cache directory: $CKSLAB_CACHE_DIR, else $XDG_CACHE_HOME/ckslab, else
-// $HOME/.cache/ckslab (getenv is os.Getenv in production).
-func CacheDir(getenv func(string) string) (string, error) {
+// $HOME/.cache/ckslab (on Linux and macOS alike), on Windows %LocalAppData%\ckslab before that (getenv is
+// os.Getenv in production).
+func CacheDir(getenv func(string) string) (string, error) { return cacheDir(runtime.GOOS, getenv) }
+
+func cacheDir(goos string, getenv func(string) string) (string, error) {
 	if d := getenv(EnvCacheDir); d != "" {
 		return d, nil
 	}
 	if d := getenv("XDG_CACHE_HOME"); d != "" {
 		return filepath.Join(d, "ckslab"), nil
 	}
+	if d := getenv("LocalAppData"); goos == "windows" && d != "" {
+		return filepath.Join(d, "ckslab"), nil
+	}
 	if h := getenv("HOME"); h != "" {
 		return filepath.Join(h, ".cache", "ckslab"), nil
+	}
+	if goos == "windows" {
+		return "", errors.New("cannot find a cache directory: set LocalAppData or " + EnvCacheDir)
 	}
 	return "", errors.New("cannot find a cache directory: set HOME or " + EnvCacheDir)
 }

@@ -168,3 +168,29 @@ func TestCacheDir(t *testing.T) {
 		t.Error("CacheDir with no HOME succeeded")
 	}
 }
+
+// The cache folder on each host: ~/.cache/ckslab on Linux and macOS, %LocalAppData%\ckslab on Windows (where HOME
+// is seldom set); the overrides first everywhere.
+func TestCacheDirByHost(t *testing.T) {
+	j := filepath.Join
+	for _, tt := range []struct {
+		goos string
+		env  map[string]string
+		want string
+	}{
+		{"linux", map[string]string{"HOME": "/h", "LocalAppData": "/l"}, j("/h", ".cache", "ckslab")},
+		{"darwin", map[string]string{"HOME": "/Users/a"}, j("/Users/a", ".cache", "ckslab")},
+		{"darwin", map[string]string{"XDG_CACHE_HOME": "/x", "HOME": "/Users/a"}, j("/x", "ckslab")},
+		{"windows", map[string]string{"LocalAppData": "/l", "HOME": "/h"}, j("/l", "ckslab")},
+		{"windows", map[string]string{"HOME": "/h"}, j("/h", ".cache", "ckslab")},
+		{"windows", map[string]string{"CKSLAB_CACHE_DIR": "/c", "LocalAppData": "/l"}, "/c"},
+	} {
+		got, err := cacheDir(tt.goos, func(k string) string { return tt.env[k] })
+		if err != nil || got != tt.want {
+			t.Errorf("%s: cacheDir(%v) = %q, %v; want %q", tt.goos, tt.env, got, err, tt.want)
+		}
+	}
+	if _, err := cacheDir("windows", func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "set LocalAppData or CKSLAB_CACHE_DIR") {
+		t.Errorf("cacheDir on Windows with nothing set: %v", err)
+	}
+}
