@@ -64,6 +64,24 @@ func AddContext(path, context, lab string, labConfig []byte) error {
 	})
 }
 
+// HasContext reports whether the kubeconfig at path holds lab's context with its cluster and user entries (a
+// missing file holds none). A context of that name that is not the lab's counts as missing: AddContext then
+// refuses it, saying so.
+func HasContext(path, context, lab string) (bool, error) {
+	cfg, err := clientcmd.LoadFromFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	name := entryName(lab)
+	c, ok := cfg.Contexts[context]
+	_, cluster := cfg.Clusters[name]
+	_, user := cfg.AuthInfos[name]
+	return ok && c.Cluster == name && c.AuthInfo == name && cluster && user, nil
+}
+
 // RemoveContext removes lab's context and entries from the kubeconfig at
 // path. A context of that name that is not the lab's is left alone. It
 // reports whether anything was removed.

@@ -127,3 +127,34 @@ func TestContextName(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// HasContext is what up's repair asks before adding the lab's context again: the lab's own context with its
+// entries, not one of that name that is the user's, and no error for a kubeconfig that does not exist yet.
+func TestHasContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if has, err := HasContext(path, "workload-prod", "cluster1"); has || err != nil {
+		t.Fatalf("HasContext of a missing file = %v, %v", has, err)
+	}
+	userConfig(t, path)
+	if has, err := HasContext(path, "prod", "cluster1"); has || err != nil {
+		t.Errorf("the user's context prod counts as the lab's: %v, %v", has, err)
+	}
+	if err := AddContext(path, "workload-prod", "cluster1", labConfig(t, "https://127.0.0.1:40001")); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := HasContext(path, "workload-prod", "cluster1"); !has || err != nil {
+		t.Errorf("HasContext after AddContext = %v, %v", has, err)
+	}
+	if _, err := RemoveContext(path, "workload-prod", "cluster1"); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := HasContext(path, "workload-prod", "cluster1"); has || err != nil {
+		t.Errorf("HasContext after RemoveContext = %v, %v", has, err)
+	}
+	if err := os.WriteFile(path, []byte("{not yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := HasContext(path, "workload-prod", "cluster1"); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("HasContext of a broken kubeconfig: %v, want an error naming it", err)
+	}
+}

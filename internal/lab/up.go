@@ -22,7 +22,6 @@ import (
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
-	"github.com/ckslab/ckslab/internal/wait"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -186,6 +185,9 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		return nil, err
 	}
 	defer release()
+	if err := CheckCourseDir(opts.CacheDir, opts.Name); err != nil {
+		return nil, err
+	}
 	l := &Lab{opts: opts}
 	st := opts.Status
 
@@ -264,9 +266,11 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 }
 
 // repair checks a lab that is up: its containers running (a stopped one is started again: an engine restart
-// leaves the terminal exited in labs made before it had a restart policy), the Falco service active when the
-// lab has Falco; and it tries Falco again when the lab has none. What it fixed is in the state's Repaired;
-// it returns ErrAlreadyUp when it changed nothing.
+// leaves the terminal exited in labs made before it had a restart policy), the worker's rsyslog, sshd and truth
+// recorder active, the kubeconfig context present, the API answering and both nodes Ready through it, the exam
+// terminal's kubectl and `ssh <node>` working (checkParts), the Falco service active when the lab has Falco;
+// and it tries Falco again when the lab has none. What it fixed is in the state's Repaired; it returns
+// ErrAlreadyUp when it changed nothing.
 func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 	o, st := l.opts, l.opts.Status
 	l.State = prev
@@ -309,19 +313,9 @@ func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 		return nil, fmt.Errorf("lab %q: its worker cannot be found: %w", o.Name, err)
 	}
 	n := falco.KindNode(worker)
-	if len(prev.Repaired) > 0 {
-		// a node that was stopped: its services start with it, but wait for them before saying it is repaired
-		if err := st.Step("Waiting for the node's services", func() error {
-			return wait.Poll(ctx, time.Second, 2*time.Minute, "rsyslog, ssh and the truth recorder on the worker", func(ctx context.Context) (bool, string, error) {
-				out, err := n.Exec(ctx, nil, "systemctl", "is-active", "rsyslog", "ssh")
-				if err != nil {
-					return false, strings.Join(strings.Fields(string(out)), " "), nil
-				}
-				return true, "", nil
-			})
-		}); err != nil {
-			return nil, err
-		}
+	// Every part a learner uses, fixed where it can be: the node's services, the context, the API, the terminal.
+	if err := l.checkParts(ctx, prev, n, len(prev.Repaired) > 0); err != nil {
+		return nil, fmt.Errorf("%w\nThe lab could not be repaired: remove it with ckslab down%s (your work is kept aside) and run ckslab up%s", err, nameFlag(o.Name), nameFlag(o.Name))
 	}
 	if prev.Falco.Installed {
 		if out, err := n.Exec(ctx, nil, "systemctl", "is-active", falco.Service); err != nil {
