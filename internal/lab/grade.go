@@ -92,6 +92,9 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 	if err := Damaged(ctx, name); err != nil {
 		return nil, fmt.Errorf("could not grade: %w", err)
 	}
+	if err := CheckCourseDir(cacheDir, name); err != nil {
+		return nil, fmt.Errorf("could not grade: %w", err)
+	}
 	now := time.Now().UTC()
 	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name,
 		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}

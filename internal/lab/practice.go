@@ -81,6 +81,9 @@ func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	if err := Damaged(ctx, name); err != nil {
 		return nil, err
 	}
+	if err := CheckCourseDir(cacheDir, name); err != nil {
+		return nil, err
+	}
 	var results []StepResult
 	for _, step := range in.Solution {
 		r := StepResult{Step: step}
@@ -188,6 +191,9 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	defer release()
 	s, err := Load(cacheDir, name) // again: a command it waited for may have changed the lab
 	if err != nil {
+		return err
+	}
+	if err := CheckCourseDir(cacheDir, name); err != nil {
 		return err
 	}
 	if s.ReadyAt.IsZero() {

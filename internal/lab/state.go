@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ckslab/ckslab/grader"
@@ -157,29 +159,80 @@ func Load(cacheDir, name string) (*State, error) {
 	return &s, nil
 }
 
-// Save writes the state atomically.
+// writeTemp writes the state's bytes to its temporary file; a test swaps it to fill the disk.
+var writeTemp = func(f *os.File, b []byte) error {
+	_, err := f.Write(b)
+	return err
+}
+
+// Save writes the state atomically: into a temporary file beside state.json, then renamed over it, so that a
+// full disk or a crash leaves the previous state whole. Its error names the file and, for a full disk, what to do.
 func (s *State) Save(cacheDir string) error {
 	dir := Dir(cacheDir, s.Name)
+	fail := func(err error) error {
+		msg := fmt.Sprintf("saving the state of lab %q (%s): %v", s.Name, statePath(cacheDir, s.Name), err)
+		if errors.Is(err, syscall.ENOSPC) {
+			msg += "; the disk is full: the lab's previous state is kept as it was; free some space and run the command again"
+		}
+		return errors.New(msg)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return fail(err)
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	tmp, err := os.CreateTemp(dir, ".state-*")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if err := writeTemp(tmp, append(b, '\n')); err != nil {
 		tmp.Close()
-		return err
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return fail(err)
 	}
-	return os.Rename(tmp.Name(), statePath(cacheDir, s.Name))
+	if err := os.Rename(tmp.Name(), statePath(cacheDir, s.Name)); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// CheckCourseDir says what to do when the lab's course folder (/opt/course in the terminal) is not a folder:
+// replaced by a file, say. It never moves or removes what is there. nil when it is a folder or not made yet.
+func CheckCourseDir(cacheDir, name string) error {
+	course := CourseDir(cacheDir, name)
+	fi, err := os.Lstat(course)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("lab %q: its course folder %s cannot be read: %v", name, course, err)
+	case fi.IsDir():
+		return nil
+	}
+	// aside is outside the lab's folder, which down removes
+	aside := filepath.Join(KeptDir(cacheDir), name+"-course-"+strings.ReplaceAll(fileKind(fi.Mode()), " ", "-"))
+	return fmt.Errorf("lab %q: its course folder %s (/opt/course in the terminal) is not a folder but a %s: move it out of the lab's folder "+
+		"(mkdir -p %s && mv %s %s), then ckslab down%s and ckslab up%s make the lab again (what you moved is yours; ckslab does not touch it)",
+		name, course, fileKind(fi.Mode()), KeptDir(cacheDir), course, aside, nameFlag(name), nameFlag(name))
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 // List returns the names of the labs with state in the cache, sorted.
