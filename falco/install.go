@@ -85,6 +85,12 @@ func Install(ctx context.Context, n Node, pkgPath, version string, logf func(str
 			return fmt.Errorf("the package installed Falco %q, expected %s", strings.TrimSpace(string(got)), version)
 		}
 	}
+	return setUp(ctx, n, fresh, logf)
+}
+
+// setUp makes an installed Falco the lab's: its rules, its configuration, the copy of /etc/falco reset puts
+// back (made when fresh), the service started.
+func setUp(ctx context.Context, n Node, fresh bool, logf func(string, ...any)) error {
 	if err := installRules(ctx, n); err != nil {
 		return err
 	}

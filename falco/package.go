@@ -23,6 +23,8 @@ type Package struct {
 	URL string
 	// SHA256 is the expected checksum of the file, lowercase hex.
 	SHA256 string
+	// Repo: Version comes from Falco's signed apt repository (InstallFromRepo), not from a file.
+	Repo bool
 }
 
 // Pinned is the Falco the lab installs: 0.44.1, the latest release in the
