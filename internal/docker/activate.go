@@ -131,10 +131,15 @@ func (s *Shim) Deactivate() error {
 	return os.RemoveAll(s.Dir)
 }
 
-// realDocker finds the docker CLI on PATH, skipping any `docker` that is this executable.
+// realDocker finds the docker CLI on PATH, skipping any `docker` that is this executable or another ckslab's
+// shim: a ckslab started by one whose shim is active (the e2e suite runs ckslab so) inherits that shim's folder
+// first in PATH, and taking its `docker` for the real one makes each shim exec the other, for ever.
 func realDocker(self string) (string, error) {
 	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
 		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, shim.ConfigFile)); err == nil {
 			continue
 		}
 		p := filepath.Join(d, "docker")

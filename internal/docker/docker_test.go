@@ -324,3 +324,34 @@ func TestEnsureSaysHowToFix(t *testing.T) {
 		})
 	}
 }
+
+// A ckslab run by one whose shim is active inherits that shim's folder first in PATH: its `docker` (another
+// program's link, with a shim config beside it) is not the real docker, or the two shims exec each other for
+// ever (seen in e2e: a `docker ps` spinning for minutes).
+func TestRealDockerSkipsAnotherShim(t *testing.T) {
+	tmp := t.TempDir()
+	other, realDir := filepath.Join(tmp, "shim-of-another-ckslab"), filepath.Join(tmp, "bin")
+	for _, d := range []string{other, realDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	otherBinary := filepath.Join(tmp, "e2e.test")
+	if err := os.WriteFile(otherBinary, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(otherBinary, filepath.Join(other, "docker")); err != nil {
+		t.Fatal(err)
+	}
+	if err := shim.WriteConfig(other, shim.Config{RealDocker: filepath.Join(realDir, "docker")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(realDir, "docker"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", other+string(os.PathListSeparator)+realDir)
+	got, err := realDocker(filepath.Join(tmp, "ckslab"))
+	if err != nil || got != filepath.Join(realDir, "docker") {
+		t.Errorf("realDocker = %q, %v; want the docker of %s, not the other shim's", got, err, realDir)
+	}
+}
