@@ -27,7 +27,7 @@ var nodeServices = []string{"rsyslog", "ssh", truthUnit}
 // adding what it fixed to the state's Repaired, and fails naming the part it cannot fix.
 func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted bool) error {
 	o, st := l.opts, l.opts.Status
-	if err := st.Step("Checking the worker's services ("+strings.Join(nodeServices, ", ")+")", func() error {
+	if err := st.Step("Checking the worker's host name and services ("+strings.Join(nodeServices, ", ")+")", func() error {
 		inactive := func(ctx context.Context) []string {
 			var down []string
 			for _, svc := range nodeServices {
@@ -37,9 +37,22 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 			}
 			return down
 		}
+		// A node that has just started (by up, or by the engine's restart policy after the engine restarted)
+		// is still booting: its services come up with systemd; wait for that before judging them.
+		if err := waitBooted(ctx, WorkerContainer(o.Name)); err != nil {
+			return err
+		}
+		// its host name, which the engine resets to the container's name at each start (a unit of the node
+		// names it again at boot; labs made before that unit get it here)
+		node := cluster.WorkerNodeName(o.Name)
+		if out, err := n.Exec(ctx, nil, "hostname"); err != nil || strings.TrimSpace(string(out)) != node {
+			if err := nameNode(ctx, n, node); err != nil {
+				return err
+			}
+			s.Repaired = append(s.Repaired, fmt.Sprintf("named the worker %s again (its host name was %q)", node, strings.TrimSpace(string(out))))
+		}
 		if restarted {
-			// a node just started: its services come up with it; give them the time to
-			_ = wait.Poll(ctx, time.Second, 2*time.Minute, "the worker's services", func(ctx context.Context) (bool, string, error) {
+			_ = wait.Poll(ctx, time.Second, time.Minute, "the worker's services", func(ctx context.Context) (bool, string, error) {
 				return len(inactive(ctx)) == 0, "", nil
 			})
 		}

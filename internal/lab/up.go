@@ -494,12 +494,43 @@ func startNodeServices(ctx context.Context, n falco.Node) error {
 // joined: kubeadm pinned the node's name then (it passes the kubelet a
 // --hostname-override because the names differed), so the host name can
 // change without the kubelet's node name following it.
+//
+// The engine gives the container its own name back each time it starts it (a restart of the engine, a
+// reboot), so a unit names it again at every boot, before rsyslog and sshd start.
 func nameNode(ctx context.Context, n falco.Node, hostname string) error {
-	if _, err := n.Exec(ctx, nil, "sh", "-c", `hostname "$1" && echo "$1" > /etc/hostname && (grep -q " $1\$" /etc/hosts || echo "127.0.1.1 $1" >> /etc/hosts) && systemctl restart rsyslog`, "sh", hostname); err != nil {
+	for _, f := range []struct{ path, text string }{
+		{"/etc/ckslab-hostname", hostname + "\n"}, {nameScriptPath, nameScript}, {"/etc/systemd/system/" + nameUnit, nameUnitText},
+	} {
+		if _, err := n.Exec(ctx, strings.NewReader(f.text), "sh", "-c", `cat > "$1"`, "sh", f.path); err != nil {
+			return fmt.Errorf("naming the node %s (%s): %w", hostname, f.path, err)
+		}
+	}
+	if _, err := n.Exec(ctx, nil, "sh", "-c", "systemctl daemon-reload && systemctl enable --quiet "+nameUnit+" && sh "+nameScriptPath+" && systemctl restart rsyslog"); err != nil {
 		return fmt.Errorf("naming the node %s: %w", hostname, err)
 	}
 	return nil
 }
+
+// The unit that names the node at boot (nameNode), and its script, which reads the name from /etc/ckslab-hostname.
+const (
+	nameUnit       = "ckslab-hostname.service"
+	nameScriptPath = "/usr/local/sbin/ckslab-hostname"
+	nameScript     = `h=$(cat /etc/ckslab-hostname) && hostname "$h" && { echo "$h" > /etc/hostname || true; } && { grep -q " $h\$" /etc/hosts || echo "127.0.1.1 $h" >> /etc/hosts; }
+`
+	nameUnitText = `[Unit]
+Description=ckslab: the node's name as its host name (the engine names the container otherwise)
+DefaultDependencies=no
+Before=rsyslog.service ssh.service
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh ` + nameScriptPath + `
+
+[Install]
+WantedBy=sysinit.target
+`
+)
 
 // installFalco installs Falco on the worker when the preflight (done while
 // the node was prepared) allows, or records plainly why the lab has none.
