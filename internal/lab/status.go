@@ -86,10 +86,11 @@ func Damaged(ctx context.Context, name string) error {
 		}
 	}
 	var bad []string
+	missing := false
 	for _, c := range names {
 		st, ok := states[c]
 		if !ok {
-			st = "missing"
+			st, missing = "missing", true
 		}
 		if st != "running" {
 			bad = append(bad, c+" is "+st)
@@ -97,6 +98,11 @@ func Damaged(ctx context.Context, name string) error {
 	}
 	if len(bad) == 0 {
 		return nil
+	}
+	if missing {
+		// a container removed (docker rm, a prune): up cannot make one part of a cluster again on its own
+		return fmt.Errorf("lab %q has lost part of itself (%s): ckslab down%s (your work is kept aside) and ckslab up%s make it again",
+			name, strings.Join(bad, ", "), nameFlag(name), nameFlag(name))
 	}
 	return fmt.Errorf("lab %q is damaged (%s; after a restart of the Docker engine, for example): ckslab up%s repairs it",
 		name, strings.Join(bad, ", "), nameFlag(name))
