@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ckslab/ckslab/internal/cluster"
+	"github.com/ckslab/ckslab/internal/docker"
 	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/lab"
 	"github.com/ckslab/ckslab/internal/lock"
 	"github.com/ckslab/ckslab/internal/status"
@@ -354,7 +357,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		}
 		nginx, _ := in.Offender(1)
 		httpd, _ := in.Offender(2)
-		window := 4*max(nginx.Interval, httpd.Interval) + 2*time.Second // four rounds of each; two must be seen whole
+		window := 6*max(nginx.Interval, httpd.Interval) + 2*time.Second // six rounds of each
 		var nginxSeen, httpdSeen []seen
 		done := make(chan struct{})
 		go func() {
@@ -366,16 +369,17 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		<-done
 		// case 2: every round a fresh `sh -c "echo hacker >> /etc/passwd; sed ..."` whose child is sed, as in the exam
 		shs, seds := fresh(httpdSeen, `sh -c echo hacker >> /etc/passwd; sed -i '$d' /etc/passwd; true`, "sed")
-		Expect(len(shs)).To(BeNumerically(">=", 2), "fresh sh -c rounds in the httpd offender, seen from the node: %v", httpdSeen)
-		// each round's sh -c starts its own child (seen as sed, or still as sh just before its exec: it can be gone
-		// before the next look), and sed is seen as such at least once
+		Expect(len(shs)).To(BeNumerically(">=", 3), "fresh sh -c rounds in the httpd offender, seen from the node: %v", httpdSeen)
+		// a round's sh -c starts its own child (seen as sed, or still as sh just before its exec), and sed is seen
+		// as such: at least once, since sed lives for milliseconds and a busy machine's look at /proc can miss it
+		// in any one round (CI saw one round of four with its child)
 		withChild := map[string]bool{}
 		for _, p := range httpdSeen {
 			if shs[p.ppid] {
 				withChild[p.ppid] = true
 			}
 		}
-		Expect(len(withChild)).To(BeNumerically(">=", 2), "rounds whose sh -c started a child: %v", httpdSeen)
+		Expect(len(withChild)).To(BeNumerically(">=", 1), "rounds whose sh -c started a child: %v", httpdSeen)
 		Expect(len(seds)).To(BeNumerically(">=", 1), "sed as the child of a round's sh -c: %v", httpdSeen)
 		// case 1: every round a fresh apk
 		apks := map[string]bool{}
@@ -384,7 +388,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 				apks[p.pid] = true
 			}
 		}
-		Expect(len(apks)).To(BeNumerically(">=", 2), "fresh apk processes in the nginx offender, seen from the node: %v", nginxSeen)
+		Expect(len(apks)).To(BeNumerically(">=", 3), "fresh apk processes in the nginx offender, seen from the node: %v", nginxSeen)
 		// decoys only serve: none of their processes is an offender's action
 		for _, d := range in.Decoys {
 			if d.Placement != scenarios.Worker {
@@ -492,10 +496,25 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(string(out)).To(ContainSubstring("busy:     " + holder + " is re-arming the lab"))
 		must(held.Release(), "releasing the lab's lock")
 
-		// A clean down, through the same binary.
+		// A lab folder whose cluster is gone (its nodes removed by hand, a prune): up and grade say so, with
+		// down and up as the way out, and down still removes the rest.
 		provider := cluster.NewProvider(engine)
 		vols, err := provider.NodeVolumes(ctx, name)
 		Expect(err).NotTo(HaveOccurred())
+		out, err = exec.CommandContext(ctx, "docker", "rm", "--force", "--volumes", lab.WorkerContainer(name), lab.ControlPlaneContainer(name)).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		up := ckslab("1s", "up", "--name", name)
+		out, _ = up.CombinedOutput()
+		Expect(up.ProcessState.ExitCode()).To(Equal(1), "up on a lab whose nodes are gone:\n%s", out)
+		Expect(string(out)).To(ContainSubstring("has lost its container"))
+		Expect(string(out)).To(ContainSubstring("ckslab down --name " + name + " (your work is kept aside) and run ckslab up --name " + name))
+		grade = ckslab("1s", "grade", "--name", name)
+		out, _ = grade.CombinedOutput()
+		Expect(grade.ProcessState.ExitCode()).To(Equal(2), "grade of a lab whose nodes are gone could not grade:\n%s", out)
+		Expect(string(out)).To(ContainSubstring("has lost part of itself"))
+		Expect(string(out)).To(ContainSubstring("ckslab down --name " + name + " (your work is kept aside) and ckslab up --name " + name + " make it again"))
+
+		// A clean down, through the same binary.
 		out, err = ckslab("1m", "down", "--name", name, "--purge").CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "ckslab down:\n%s", out)
 		left, err := provider.Leftovers(ctx, name, vols...)
@@ -504,6 +523,33 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		_, err = os.Stat(lab.Dir(cacheDir, name))
 		Expect(os.IsNotExist(err)).To(BeTrue(), "the lab's folder is left")
 	}, NodeTimeout(15*time.Minute))
+
+	It("repairs on up what a learner's day breaks: a stopped truth recorder, a lost kubeconfig context, the terminal's kubeconfig", func(ctx SpecContext) {
+		worker := lab.WorkerContainer(e2eLab)
+		// (not rsyslog: its socket starts it again at the next log line, as on any systemd machine)
+		out, err := inContainer(ctx, worker, "systemctl", "stop", "ckslab-truth.service")
+		Expect(err).NotTo(HaveOccurred(), out)
+		_, err = kubeconfig.RemoveContext(opts.Kubeconfig, state.Context, e2eLab)
+		must(err, "removing the lab's context")
+		out, err = inContainer(ctx, state.Terminal, "rm", "/root/.kube/config")
+		Expect(err).NotTo(HaveOccurred(), out)
+		repaired, err := lab.Up(ctx, opts)
+		must(err, "ckslab up on a lab with a stopped truth recorder, no context and a terminal without kubeconfig")
+		Expect(repaired.Repaired).To(ContainElements(
+			ContainSubstring("started ckslab-truth.service on "+cluster.WorkerNodeName(e2eLab)+" again"),
+			ContainSubstring("added the context "+state.Context+" to "+opts.Kubeconfig+" again"),
+			ContainSubstring("set up the exam terminal's kubectl and ssh again")))
+		out, err = inContainer(ctx, worker, "systemctl", "is-active", "ckslab-truth.service")
+		Expect(err).NotTo(HaveOccurred(), out)
+		has, err := kubeconfig.HasContext(opts.Kubeconfig, state.Context, e2eLab)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(has).To(BeTrue(), "the context is back")
+		out, err = inContainer(ctx, state.Terminal, "kubectl", "get", "nodes", "--no-headers")
+		Expect(err).NotTo(HaveOccurred(), out)
+		// and a lab with nothing wrong is left as it is
+		_, err = lab.Up(ctx, opts)
+		Expect(err).To(MatchError(lab.ErrAlreadyUp), "up on a repaired lab changes nothing")
+	}, NodeTimeout(6*time.Minute))
 
 	It("lives beside a second lab, each with its own context", func(ctx SpecContext) {
 		second := opts
@@ -532,6 +578,44 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "the first lab still works after the second went down: %s", out)
 		Expect(strings.Count(out, " Ready ")).To(Equal(2), out)
 	}, NodeTimeout(10*time.Minute))
+
+	It("comes back after the Docker engine stops and starts under it, repaired by up; the terminal's kubectl and ssh work, grade grades", Label("engine-restart"), func(ctx SpecContext) {
+		if engine.Started {
+			Skip("this suite started the Docker engine itself; the spec restarts only an engine an earlier ckslab started, as CI's")
+		}
+		stopped, err := docker.StopStarted(ctx, docker.Options{CacheDir: cacheDir, Logger: newLogger(1)})
+		must(err, "stopping the Docker engine")
+		if !stopped {
+			Skip("the Docker engine is not one ckslab started (ckslab engine start): this spec does not stop an engine it does not own")
+		}
+		// What a laptop's reboot does: the engine starts again, kind's nodes and the terminal with it.
+		_, err = docker.Ensure(ctx, docker.Options{CacheDir: cacheDir, Logger: newLogger(1)})
+		must(err, "starting the Docker engine again")
+		repaired, err := lab.Up(ctx, opts)
+		if !errors.Is(err, lab.ErrAlreadyUp) {
+			must(err, "ckslab up after the engine restarted")
+		}
+		fmt.Fprintf(GinkgoWriter, "up after the engine restart: %v\n", repaired.Repaired)
+		Expect(repaired.Repaired).NotTo(ContainElement(ContainSubstring("named the worker")), "the node names itself again at boot")
+		bin := filepath.Join(GinkgoT().TempDir(), "ckslab")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/ckslab").CombinedOutput(); err != nil {
+			Fail("building ckslab: " + err.Error() + ": " + string(out))
+		}
+		run := func(args ...string) (string, int) {
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+opts.Kubeconfig)
+			out, _ := cmd.CombinedOutput()
+			return string(out), cmd.ProcessState.ExitCode()
+		}
+		out, code := run("shell", "--name", e2eLab, "--", "kubectl", "get", "nodes", "--no-headers")
+		Expect(code).To(Equal(0), out)
+		Expect(strings.Count(out, " Ready ")).To(Equal(2), out)
+		out, code = run("shell", "--name", e2eLab, "--", "ssh", cluster.WorkerNodeName(e2eLab), "hostname")
+		Expect(code).To(Equal(0), out)
+		Expect(out).To(ContainSubstring(cluster.WorkerNodeName(e2eLab)))
+		out, code = run("grade", "--name", e2eLab)
+		Expect(code).To(Equal(1), "a lab with the task not done fails its checks, and is graded (not 2, could not grade):\n%s", out)
+	}, NodeTimeout(8*time.Minute))
 
 	It("goes down leaving nothing behind", func(ctx SpecContext) {
 		provider := cluster.NewProvider(engine)

@@ -51,8 +51,10 @@ func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab: the kind cluster, Falco on cluster1-node1, the exam terminal",
-		Long: `Create the lab, or converge one that an interrupted up left behind. A lab that is
-already up is left as it is; one without Falco tries Falco again.
+		Long: `Create the lab, or converge one that an interrupted up left behind. On a lab that is
+already up, up is a repair: it checks the nodes, the worker's services, the kubeconfig
+context, the API through it, the exam terminal's kubectl and ssh, and Falco, fixes what
+is wrong and says what it fixed, or that all was well; one without Falco tries Falco again.
 
 The image set is public (kind's node image and Docker Hub's nginx and httpd, pulled on
 demand; for machines online) or local (built on this machine with make images; for
@@ -117,7 +119,7 @@ command at work.`,
 	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
 	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one (default: $CKSLAB_FALCO_PACKAGE)")
-	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one (required for an aarch64 node: ckslab pins x86_64's alone)")
+	f.StringVar(&o.falcoSHA256, "falco-sha256", "", "expected SHA-256 of the downloaded Falco package, instead of the pinned one; on an aarch64 node, a download checked against it instead of Falco's signed repository")
 	f.StringVar(&o.falcoPreflight, "falco-preflight", string(lab.PreflightRefuse), "when the Falco preflight finds a problem: refuse (no Falco, saying why) or warn (install it anyway, saying which; for Falco builds that tolerate it)")
 	f.BoolVar(&o.retain, "retain", false, "keep a half-built lab when up fails, for debugging")
 	_ = c.RegisterFlagCompletionFunc("images", cobra.FixedCompletions([]string{"public", "local"}, cobra.ShellCompDirectiveNoFileComp))
