@@ -57,8 +57,7 @@ func Install(ctx context.Context, n Node, pkgPath, version string, logf func(str
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	installed, _ := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
-	fresh := strings.TrimSpace(string(installed)) != version
+	fresh := installedVersion(ctx, n) != version
 	if fresh {
 		logf("copying %s to %s", pkgPath, n)
 		f, err := os.Open(pkgPath)
@@ -77,15 +76,29 @@ func Install(ctx context.Context, n Node, pkgPath, version string, logf func(str
 			"DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", nodePackagePath); err != nil {
 			return fmt.Errorf("installing the Falco package: %w", err)
 		}
-		got, err := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
-		if err != nil {
-			return fmt.Errorf("checking the installed Falco: %w", err)
-		}
-		if strings.TrimSpace(string(got)) != version {
-			return fmt.Errorf("the package installed Falco %q, expected %s", strings.TrimSpace(string(got)), version)
+		if err := checkInstalled(ctx, n, version, "the package"); err != nil {
+			return err
 		}
 	}
 	return setUp(ctx, n, fresh, logf)
+}
+
+// installedVersion is the version of the falco package installed on the node, "" when none is.
+func installedVersion(ctx context.Context, n Node) string {
+	out, _ := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
+	return strings.TrimSpace(string(out))
+}
+
+// checkInstalled says what an install (from, e.g. "the package") installed when it is not version.
+func checkInstalled(ctx context.Context, n Node, version, from string) error {
+	got, err := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
+	if err != nil {
+		return fmt.Errorf("checking the installed Falco: %w", err)
+	}
+	if v := strings.TrimSpace(string(got)); v != version {
+		return fmt.Errorf("%s installed Falco %q, expected %s", from, v, version)
+	}
+	return nil
 }
 
 // setUp makes an installed Falco the lab's: its rules, its configuration, the copy of /etc/falco reset puts

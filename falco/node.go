@@ -19,6 +19,12 @@ type Node interface {
 	Exec(ctx context.Context, stdin io.Reader, argv ...string) ([]byte, error)
 }
 
+// WriteFile writes content to path on the node, making its folder.
+func WriteFile(ctx context.Context, n Node, path string, content io.Reader) error {
+	_, err := n.Exec(ctx, content, "sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1"`, "sh", path)
+	return err
+}
+
 // KindNode adapts a kind node.
 func KindNode(n nodes.Node) Node { return kindNode{n} }
 

@@ -61,7 +61,8 @@ func RepoKeyringFrom(armored io.Reader, fingerprint string) ([]byte, error) {
 func FetchRepoKeyring(ctx context.Context, cacheDir string, client *http.Client) ([]byte, error) {
 	path := filepath.Join(cacheDir, "falco", filepath.Base(RepoKeyURL))
 	b, err := os.ReadFile(path)
-	if err != nil {
+	downloaded := err != nil
+	if downloaded {
 		if client == nil {
 			client = http.DefaultClient
 		}
@@ -85,8 +86,10 @@ func FetchRepoKeyring(ctx context.Context, cacheDir string, client *http.Client)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s (from %s): %v", ErrNoPackage, RepoKeyURL, path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-		_ = os.WriteFile(path, b, 0o644)
+	if downloaded {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			_ = os.WriteFile(path, b, 0o644)
+		}
 	}
 	return keyring, nil
 }
@@ -97,14 +100,13 @@ func InstallFromRepo(ctx context.Context, n Node, keyring []byte, version string
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	installed, _ := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
-	fresh := strings.TrimSpace(string(installed)) != version
+	fresh := installedVersion(ctx, n) != version
 	if fresh {
 		logf("adding Falco's signed apt repository to %s (key %s)", n, RepoKeyFingerprint)
-		if _, err := n.Exec(ctx, bytes.NewReader(keyring), "sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1"`, "sh", RepoKeyring); err != nil {
+		if err := WriteFile(ctx, n, RepoKeyring, bytes.NewReader(keyring)); err != nil {
 			return fmt.Errorf("writing Falco's repository key: %w", err)
 		}
-		if _, err := n.Exec(ctx, strings.NewReader(RepoSource+"\n"), "sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1"`, "sh", repoSourceFile); err != nil {
+		if err := WriteFile(ctx, n, repoSourceFile, strings.NewReader(RepoSource+"\n")); err != nil {
 			return fmt.Errorf("writing Falco's apt source: %w", err)
 		}
 		if _, err := n.Exec(ctx, nil, "apt-get", "update", "-q", "-o", "Dir::Etc::sourcelist="+repoSourceFile, "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"); err != nil {
@@ -115,12 +117,8 @@ func InstallFromRepo(ctx context.Context, n Node, keyring []byte, version string
 			"DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--no-install-recommends", "falco="+version); err != nil {
 			return fmt.Errorf("installing Falco %s from its repository: %w", version, err)
 		}
-		got, err := n.Exec(ctx, nil, "dpkg-query", "-W", "-f=${Version}", "falco")
-		if err != nil {
-			return fmt.Errorf("checking the installed Falco: %w", err)
-		}
-		if strings.TrimSpace(string(got)) != version {
-			return fmt.Errorf("the repository installed Falco %q, expected %s", strings.TrimSpace(string(got)), version)
+		if err := checkInstalled(ctx, n, version, "the repository"); err != nil {
+			return err
 		}
 	}
 	return setUp(ctx, n, fresh, logf)

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +64,7 @@ func hold(ctx context.Context, cacheDir, name, verb string, out io.Writer) (rele
 		Waiting: func(h lock.Holder) {
 			fmt.Fprintf(out, "Waiting for %s, which is working on lab %q (up to %s) ...\n", h, name, wait)
 		}})
-	if be, ok := err.(*lock.BusyError); ok {
+	if be := (*lock.BusyError)(nil); errors.As(err, &be) {
 		return nil, &BusyError{Name: name, Holder: be.Holder, Waited: be.Waited}
 	}
 	if err != nil {

@@ -82,7 +82,7 @@ func StartTruthRecorder(ctx context.Context, n falco.Node, in *scenarios.Instanc
 	for _, f := range []struct{ path, text string }{
 		{truthScript, truthScriptText}, {"/etc/systemd/system/" + truthUnit, truthUnitText}, {truthOffenders, spec.String()},
 	} {
-		if _, err := n.Exec(ctx, strings.NewReader(f.text), "sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1"`, "sh", f.path); err != nil {
+		if err := falco.WriteFile(ctx, n, f.path, strings.NewReader(f.text)); err != nil {
 			return fmt.Errorf("installing the truth recorder (%s): %w", f.path, err)
 		}
 	}

@@ -501,7 +501,7 @@ func nameNode(ctx context.Context, n falco.Node, hostname string) error {
 	for _, f := range []struct{ path, text string }{
 		{"/etc/ckslab-hostname", hostname + "\n"}, {nameScriptPath, nameScript}, {"/etc/systemd/system/" + nameUnit, nameUnitText},
 	} {
-		if _, err := n.Exec(ctx, strings.NewReader(f.text), "sh", "-c", `cat > "$1"`, "sh", f.path); err != nil {
+		if err := falco.WriteFile(ctx, n, f.path, strings.NewReader(f.text)); err != nil {
 			return fmt.Errorf("naming the node %s (%s): %w", hostname, f.path, err)
 		}
 	}
@@ -547,8 +547,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 	}
 	def, err := falco.ForMachine(string(machine), o.FalcoPackage, o.FalcoSHA256)
 	if err != nil {
-		l.State.Falco.Missing = err.Error()
-		o.Logger.Warn("This lab has no Falco: " + err.Error())
+		l.noFalco(err, nil)
 		return nil
 	}
 	var warnings []string
@@ -581,8 +580,7 @@ func (l *Lab) installFalco(ctx context.Context, worker nodes.Node, pre falco.Pre
 		return err
 	})
 	if errors.Is(fetchErr, falco.ErrNoPackage) {
-		l.State.Falco = FalcoState{Missing: fetchErr.Error(), PreflightWarnings: warnings}
-		o.Logger.Warn("This lab has no Falco: " + fetchErr.Error())
+		l.noFalco(fetchErr, warnings)
 		return nil
 	}
 	if fetchErr != nil {
@@ -617,14 +615,19 @@ func (l *Lab) installFalcoFromRepo(ctx context.Context, n falco.Node, version st
 		})
 	}
 	if errors.Is(err, falco.ErrNoPackage) {
-		l.State.Falco = FalcoState{Missing: err.Error(), PreflightWarnings: warnings}
-		o.Logger.Warn("This lab has no Falco: " + err.Error())
+		l.noFalco(err, warnings)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	return l.startFalco(ctx, n, version, warnings)
+}
+
+// noFalco records, and says, why the lab has no Falco package (falco.ErrNoPackage).
+func (l *Lab) noFalco(err error, warnings []string) {
+	l.State.Falco = FalcoState{Missing: err.Error(), PreflightWarnings: warnings}
+	l.opts.Logger.Warn("This lab has no Falco: " + err.Error())
 }
 
 // startFalco starts an installed Falco and records whether it runs.
