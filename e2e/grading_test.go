@@ -177,7 +177,7 @@ var _ = Describe("grading", Label("grading"), Ordered, func() {
 		}, NodeTimeout(5*time.Minute))
 		state, err = lab.Up(ctx, opts)
 		must(err, "ckslab up")
-		in, err = lab.Instance(e2eGradeLab, state.Seed)
+		in, err = lab.Instance(state)
 		Expect(err).NotTo(HaveOccurred())
 		answer = lab.AnswerPath(state, in)
 		Expect(state.Truth[1]).NotTo(BeEmpty(), "case 1's container id was recorded")

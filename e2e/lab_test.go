@@ -209,7 +209,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 			Expect(err).NotTo(HaveOccurred(), out)
 			Expect(out).NotTo(ContainSubstring("import-"), "the node's containerd holds import names")
 		}
-		in, err := lab.Instance(e2eLab, state.Seed)
+		in, err := lab.Instance(state)
 		Expect(err).NotTo(HaveOccurred())
 		for _, c := range []int{1, 2} {
 			w, _ := in.Offender(c)
@@ -242,7 +242,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 	}, NodeTimeout(time.Minute))
 
 	It("runs offenders that really misbehave, and decoys that do not", func(ctx SpecContext) {
-		in, err := lab.Instance(e2eLab, state.Seed)
+		in, err := lab.Instance(state)
 		Expect(err).NotTo(HaveOccurred())
 		nginx, _ := in.Offender(1)
 		httpd, _ := in.Offender(2)
@@ -317,7 +317,7 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "building e2e/procwatch: %s", b)
 		b, err = exec.CommandContext(ctx, "docker", "cp", bin, worker+":/usr/local/bin/ckslab-e2e-procwatch").CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(b))
-		in, err := lab.Instance(e2eLab, state.Seed)
+		in, err := lab.Instance(state)
 		Expect(err).NotTo(HaveOccurred())
 		type seen struct{ pid, ppid, comm, cmd string }
 		watch := func(w scenarios.Workload, d time.Duration) []seen {

@@ -134,7 +134,7 @@ var _ = Describe("the walkthrough and the reference solution, with the e2e stand
 		AddReportEntry("ckslab up with the stand-in", time.Since(start).Round(time.Second).String())
 		Expect(state.Falco.Installed).To(BeTrue(), "no Falco installed: %s", state.Falco.Missing)
 		Expect(state.Falco.Version).To(Equal(standInVersion))
-		in, err = lab.Instance(e2eStandInLab, state.Seed)
+		in, err = lab.Instance(state)
 		Expect(err).NotTo(HaveOccurred())
 		answer = lab.AnswerPath(state, in)
 		node = in.WorkerNode

@@ -67,10 +67,14 @@ type Instance struct {
 	Cluster    string
 	Context    string
 	WorkerNode string
-	AnswerFile string
-	MinSpan    time.Duration
+	// ControlPlaneNode is the name the control plane goes by in the exam terminal (ssh <cluster>-controlplane1).
+	ControlPlaneNode string
+	AnswerFile       string
+	MinSpan          time.Duration
 	// FalcoRulesFile is the node's rules file that holds the offenders' rules.
 	FalcoRulesFile string
+	// Audit is the auditing task's setup; nil for the Falco task.
+	Audit *AuditSetup
 
 	Intro        string
 	Requirements []Requirement
@@ -131,9 +135,12 @@ func (in *Instance) TaskText() string {
 
 // TemplateData is what a scenario's text fields can use.
 type TemplateData struct {
-	Cluster        string
-	Context        string
-	Node           string
+	Cluster          string
+	Context          string
+	Node             string
+	ControlPlaneNode string
+	// Audit is the auditing task's setup (its PolicyFile, LogPath, MaxAge, MaxBackup); nil for the Falco task.
+	Audit          *AuditSetup
 	AnswerFile     string
 	FalcoRulesFile string
 	MinSpanSeconds int
@@ -174,9 +181,15 @@ func (s *Scenario) Instantiate(seed int64, opts ...Option) (*Instance, error) {
 		Context:    sp.Context,
 		WorkerNode: WorkerNodeName(o.cluster),
 		AnswerFile: sp.AnswerFile,
-		MinSpan:    sp.MinSpan,
+
+		ControlPlaneNode: ControlPlaneNodeName(o.cluster),
+		Audit:            sp.Setup.Audit,
+		MinSpan:          sp.MinSpan,
 
 		FalcoRulesFile: sp.Setup.FalcoRulesFile,
+	}
+	if seed != 0 && sp.Setup.Audit != nil {
+		return nil, fmt.Errorf("scenario %s has one set of names: --seed works for the Falco scenario only; leave it out", s.Metadata.ID)
 	}
 	if seed == 0 {
 		in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
@@ -216,21 +229,26 @@ func (s *Scenario) Instantiate(seed int64, opts ...Option) (*Instance, error) {
 // WorkerNodeName is the worker's Kubernetes node name in cluster: <cluster>-node1.
 func WorkerNodeName(cluster string) string { return cluster + "-node1" }
 
+// ControlPlaneNodeName is the control plane's name in the exam terminal: <cluster>-controlplane1.
+func ControlPlaneNodeName(cluster string) string { return cluster + "-controlplane1" }
+
 func (in *Instance) templateData() (TemplateData, error) {
 	c1, ok1 := in.Offender(1)
 	c2, ok2 := in.Offender(2)
-	if !ok1 || !ok2 {
+	if in.Audit == nil && (!ok1 || !ok2) {
 		return TemplateData{}, fmt.Errorf("scenario %s: cases 1 and 2 must both be defined", in.ScenarioID)
 	}
 	return TemplateData{
-		Cluster:        in.Cluster,
-		Context:        in.Context,
-		Node:           in.WorkerNode,
-		AnswerFile:     in.AnswerFile,
-		FalcoRulesFile: in.FalcoRulesFile,
-		MinSpanSeconds: int(in.MinSpan / time.Second),
-		Case1:          c1,
-		Case2:          c2,
+		Cluster:          in.Cluster,
+		Context:          in.Context,
+		Node:             in.WorkerNode,
+		ControlPlaneNode: in.ControlPlaneNode,
+		Audit:            in.Audit,
+		AnswerFile:       in.AnswerFile,
+		FalcoRulesFile:   in.FalcoRulesFile,
+		MinSpanSeconds:   int(in.MinSpan / time.Second),
+		Case1:            c1,
+		Case2:            c2,
 	}, nil
 }
 
@@ -238,7 +256,7 @@ func (in *Instance) templateData() (TemplateData, error) {
 func defaultData(s *Scenario) (TemplateData, error) {
 	in := &Instance{ScenarioID: s.Metadata.ID, Cluster: s.Spec.Cluster, Context: s.Spec.Context,
 		WorkerNode: WorkerNodeName(s.Spec.Cluster), AnswerFile: s.Spec.AnswerFile, MinSpan: s.Spec.MinSpan,
-		FalcoRulesFile: s.Spec.Setup.FalcoRulesFile}
+		FalcoRulesFile: s.Spec.Setup.FalcoRulesFile, ControlPlaneNode: ControlPlaneNodeName(s.Spec.Cluster), Audit: s.Spec.Setup.Audit}
 	in.Offenders, in.Decoys = defaultWorkloads(s, in.WorkerNode)
 	return in.templateData()
 }

@@ -24,10 +24,11 @@ import (
 // FileName is the name of a scenario's definition inside its folder.
 const FileName = "scenario.yaml"
 
-//go:embed */scenario.yaml
+//go:embed */*.yaml
 var embedded embed.FS
 
-// FS returns the embedded scenario files: one folder per scenario, each with a scenario.yaml.
+// FS returns the embedded scenario files: one folder per scenario, each with a scenario.yaml and the files it
+// names (an auditing scenario's basic policy).
 func FS() fs.FS { return embedded }
 
 // List returns the ids of the embedded scenarios, sorted.
@@ -70,6 +71,10 @@ func LoadFS(fsys fs.FS, name string) (*Scenario, error) {
 		return nil, err
 	}
 	s.Source = name
+	if a := s.Spec.Setup.Audit; a != nil && a.BasicPolicy != "" && path.Base(a.BasicPolicy) == a.BasicPolicy {
+		// A missing file is reported by validate, with the field's line.
+		a.Policy, _ = fs.ReadFile(fsys, path.Join(path.Dir(name), a.BasicPolicy))
+	}
 	if err := validate(s, root, path.Base(path.Dir(name))); err != nil {
 		return nil, err
 	}

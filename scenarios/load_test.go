@@ -108,14 +108,14 @@ func must[T any](v T, err error) T {
 
 func TestLoadUnknownScenario(t *testing.T) {
 	_, err := Load("nope")
-	if err == nil || err.Error() != `no scenario "nope": choose one of falco-runtime` {
+	if err == nil || err.Error() != `no scenario "nope": choose one of audit-logging, falco-runtime` {
 		t.Fatalf("error %v", err)
 	}
 }
 
 func TestEmbeddedScenarios(t *testing.T) {
 	ids := List()
-	if !slices.Equal(ids, []string{"falco-runtime"}) {
+	if !slices.Equal(ids, []string{"audit-logging", "falco-runtime"}) {
 		t.Fatalf("List() = %v", ids)
 	}
 	for _, id := range ids {

@@ -117,7 +117,71 @@ type Setup struct {
 	Offenders      []OffenderSpec `yaml:"offenders"`
 	Decoys         []DecoySpec    `yaml:"decoys"`
 	Seeding        Seeding        `yaml:"seeding"`
+	// Audit makes the scenario the API server auditing task: no offenders and no Falco, a basic audit policy
+	// on the control plane and the requests grading makes. Decoys are its workloads (webapps and the others).
+	Audit *AuditSetup `yaml:"audit"`
 }
+
+// AuditSetup is the auditing task's lab and what grading compares with: where the policy and the log must
+// be, the retention flags, the objects to interact with, and the requests (probes) grading makes, each with
+// the level its audit event must have.
+type AuditSetup struct {
+	// PolicyFile is where the basic policy is on the control plane, and the policy the API server must use.
+	PolicyFile string `yaml:"policyFile"`
+	// BasicPolicy is the file next to scenario.yaml that the lab writes to PolicyFile.
+	BasicPolicy string `yaml:"basicPolicy"`
+	// LogPath is where the API server must write its audit log, on the control plane.
+	LogPath string `yaml:"logPath"`
+	// MaxAge (days) and MaxBackup (files) are the retention the task asks for.
+	MaxAge    int `yaml:"maxAge"`
+	MaxBackup int `yaml:"maxBackup"`
+	// ConfigMaps and Secrets are made at up, for the learner to interact with.
+	ConfigMaps []ObjectRef `yaml:"configMaps"`
+	Secrets    []ObjectRef `yaml:"secrets"`
+	// Probes are the requests grading makes, each proving one check.
+	Probes []Probe `yaml:"probes"`
+
+	// Policy is the basic policy's text (read from BasicPolicy when the scenario is loaded).
+	Policy []byte `yaml:"-"`
+}
+
+// ObjectRef names a namespaced object.
+type ObjectRef struct {
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
+}
+
+// ProbeResource is the kind of object a probe creates (a server-side dry run: nothing is stored).
+type ProbeResource string
+
+// Probe resources.
+const (
+	ProbeNamespaces      ProbeResource = "namespaces"
+	ProbeDeployments     ProbeResource = "deployments"
+	ProbeConfigMaps      ProbeResource = "configmaps"
+	ProbeSecrets         ProbeResource = "secrets"
+	ProbeServiceAccounts ProbeResource = "serviceaccounts"
+)
+
+// ProbeResources lists the resources a probe can create.
+var ProbeResources = []ProbeResource{ProbeNamespaces, ProbeDeployments, ProbeConfigMaps, ProbeSecrets, ProbeServiceAccounts}
+
+// Probe is one request grading makes of the API server: the create (dry run) of a Resource in Namespace,
+// whose audit event must be at Level.
+type Probe struct {
+	ID        string        `yaml:"id"`
+	Resource  ProbeResource `yaml:"resource"`
+	Namespace string        `yaml:"namespace"`
+	// Level is the audit level the task asks for this request: None, Metadata, Request or RequestResponse.
+	Level string `yaml:"level"`
+	// Check is the id of the scored check the probe belongs to.
+	Check string `yaml:"check"`
+	// What says in a few words what the request stands for: "a Secret in namespace team-red".
+	What string `yaml:"what"`
+}
+
+// Audit levels, as Kubernetes names them.
+var AuditLevels = []string{"None", "Metadata", "Request", "RequestResponse"}
 
 // OffenderSpec is one misbehaving workload, as the exam has it (seed 0).
 type OffenderSpec struct {

@@ -68,6 +68,7 @@ func validate(s *Scenario, root *yaml.Node, folder string) error {
 	reqs := v.task(&s.Spec.Task)
 	v.setup(&s.Spec.Setup)
 	v.checks(&s.Spec, reqs)
+	v.probeChecks(&s.Spec)
 	v.hints(s.Spec.Hints)
 	v.solution(s.Spec.Solution)
 	if len(v.problems) == 0 {
@@ -111,6 +112,9 @@ func (v *validator) spec(s *Spec) {
 	}
 	if strings.TrimSpace(s.Context) == "" {
 		v.add("name the kubectl context the task uses, e.g. workload-prod", at("spec", "context"), "is missing")
+	}
+	if s.Setup.Audit != nil {
+		return // no answer file: the auditing task is graded by the API server's own log
 	}
 	if !path.IsAbs(s.AnswerFile) || path.Clean(s.AnswerFile) != s.AnswerFile || strings.ContainsAny(s.AnswerFile, " '\"$`\\") {
 		v.add("give an absolute, clean path without spaces or quotes, e.g. /opt/course/2/falco.log", at("spec", "answerFile"), "%q is not usable", s.AnswerFile)
@@ -159,6 +163,10 @@ func (v *validator) name(steps []any, what, name string) {
 }
 
 func (v *validator) setup(s *Setup) {
+	if s.Audit != nil {
+		v.auditSetup(s)
+		return
+	}
 	cases := map[int]bool{}
 	offenderNS := map[string]bool{}
 	deployments := map[string]bool{}
@@ -199,10 +207,15 @@ func (v *validator) setup(s *Setup) {
 			v.add(fmt.Sprintf("give a duration of %s or more, e.g. 5s", MinInterval), append(p, "interval"), "is %s", o.Interval)
 		}
 	}
-	if len(s.Decoys) == 0 {
+	v.decoys(s.Decoys, offenderNS, deployments)
+	v.seeding(&s.Seeding, len(s.Offenders))
+}
+
+func (v *validator) decoys(decoys []DecoySpec, offenderNS, deployments map[string]bool) {
+	if len(decoys) == 0 {
 		v.add("add well-behaved nginx and httpd Deployments in other namespaces", at("spec", "setup", "decoys"), "is empty")
 	}
-	for i, d := range s.Decoys {
+	for i, d := range decoys {
 		p := at("spec", "setup", "decoys", i)
 		if !validImage(d.Image) {
 			v.add("use nginx or httpd", append(p, "image"), "unknown image %q", d.Image)
@@ -224,7 +237,93 @@ func (v *validator) setup(s *Setup) {
 			v.add(fmt.Sprintf("use %s or %s", Worker, ControlPlane), append(p, "placement"), "unknown placement %q", d.Placement)
 		}
 	}
-	v.seeding(&s.Seeding, len(s.Offenders))
+}
+
+// auditSetup checks the auditing task's setup: its paths, retention, objects and probes. Such a scenario has
+// no offenders, no Falco rules file and no seeding (one set of names).
+func (v *validator) auditSetup(s *Setup) {
+	a := s.Audit
+	p := at("spec", "setup", "audit")
+	if len(s.Offenders) > 0 || s.FalcoRulesFile != "" || len(s.Seeding.Namespaces) > 0 {
+		v.add("remove offenders, falcoRulesFile and seeding: an auditing scenario has none", at("spec", "setup"), "mixes the Falco task's setup with audit")
+	}
+	for _, f := range []struct{ key, val, eg string }{
+		{"policyFile", a.PolicyFile, "/etc/kubernetes/logpolicy/audit-policy.yaml"}, {"logPath", a.LogPath, "/var/log/kubernetes/audit-logs.txt"},
+	} {
+		if !path.IsAbs(f.val) || path.Clean(f.val) != f.val || strings.ContainsAny(f.val, " '\"$`\\") || path.Dir(f.val) == "/" {
+			v.add("give an absolute, clean path in a folder of its own, without spaces or quotes, e.g. "+f.eg, append(p, f.key), "%q is not usable", f.val)
+		}
+	}
+	if a.BasicPolicy == "" || path.Base(a.BasicPolicy) != a.BasicPolicy || a.BasicPolicy == FileName {
+		v.add("name the file next to scenario.yaml that holds the basic policy, e.g. basic-policy.yaml", append(p, "basicPolicy"), "%q is not usable", a.BasicPolicy)
+	} else if len(a.Policy) == 0 {
+		v.add("put the basic policy in that file, next to scenario.yaml", append(p, "basicPolicy"), "%s is missing or empty", a.BasicPolicy)
+	}
+	if a.MaxAge < 1 {
+		v.add("give the days of retention the task asks, e.g. 10", append(p, "maxAge"), "is %d", a.MaxAge)
+	}
+	if a.MaxBackup < 1 {
+		v.add("give the number of log files the task keeps, e.g. 2", append(p, "maxBackup"), "is %d", a.MaxBackup)
+	}
+	v.decoys(s.Decoys, map[string]bool{}, map[string]bool{})
+	namespaces := map[string]bool{}
+	for _, d := range s.Decoys {
+		namespaces[d.Namespace] = true
+	}
+	for _, list := range []struct {
+		key  string
+		refs []ObjectRef
+	}{{"configMaps", a.ConfigMaps}, {"secrets", a.Secrets}} {
+		for i, r := range list.refs {
+			q := append(p, list.key, i)
+			v.name(append(q, "name"), "object", r.Name)
+			if !namespaces[r.Namespace] {
+				v.add("use a namespace of the decoys (the lab makes only those)", append(q, "namespace"), "namespace %q has no Deployment", r.Namespace)
+			}
+		}
+	}
+	if len(a.Probes) == 0 {
+		v.add("list the requests grading makes and the level each one's event must have", append(p, "probes"), "is empty")
+	}
+	ids := map[string]bool{}
+	for i, pr := range a.Probes {
+		q := append(p, "probes", i)
+		if !reID.MatchString(pr.ID) || ids[pr.ID] {
+			v.add("give every probe its own id of lowercase words joined by '-'", append(q, "id"), "%q is not a valid or unique probe id", pr.ID)
+		}
+		ids[pr.ID] = true
+		if !slices.Contains(ProbeResources, pr.Resource) {
+			v.add(fmt.Sprintf("use one of %v", ProbeResources), append(q, "resource"), "unknown resource %q", pr.Resource)
+		}
+		switch {
+		case pr.Resource == ProbeNamespaces && pr.Namespace != "":
+			v.add("leave namespace out: a namespace is not in one", append(q, "namespace"), "is %q", pr.Namespace)
+		case pr.Resource != ProbeNamespaces && pr.Namespace != "default" && !namespaces[pr.Namespace]:
+			v.add("use default or a namespace of the decoys", append(q, "namespace"), "namespace %q does not exist in the lab", pr.Namespace)
+		}
+		if !slices.Contains(AuditLevels, pr.Level) {
+			v.add(fmt.Sprintf("use one of %v", AuditLevels), append(q, "level"), "unknown level %q", pr.Level)
+		}
+		if strings.TrimSpace(pr.What) == "" {
+			v.add("say in a few words what the request stands for", append(q, "what"), "is missing")
+		}
+	}
+}
+
+// probeChecks checks that every probe belongs to a scored check.
+func (v *validator) probeChecks(s *Spec) {
+	if s.Setup.Audit == nil {
+		return
+	}
+	scored := map[string]bool{}
+	for _, c := range s.Checks {
+		scored[c.ID] = true
+	}
+	for i, pr := range s.Setup.Audit.Probes {
+		if !scored[pr.Check] {
+			v.add("use the id of a scored check in spec.checks", at("spec", "setup", "audit", "probes", i, "check"), "probe %q belongs to %q, which is not a scored check", pr.ID, pr.Check)
+		}
+	}
 }
 
 func (v *validator) seeding(s *Seeding, offenders int) {

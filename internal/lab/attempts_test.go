@@ -203,7 +203,7 @@ func TestRevealedBySolveAndLastHint(t *testing.T) {
 	if err := s.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	in, err := Instance("cluster1", 0)
+	in, err := InstanceOf(ScenarioID, "cluster1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestRevealedBySolveAndLastHint(t *testing.T) {
 func TestNoFalcoSaidOnce(t *testing.T) {
 	const why = "Falco cannot run on this machine: the kernel refuses to raise RLIMIT_MEMLOCK for eBPF maps."
 	s := &State{Name: "cluster1", Falco: FalcoState{Missing: why}}
-	in, err := Instance("cluster1", 0)
+	in, err := InstanceOf(ScenarioID, "cluster1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

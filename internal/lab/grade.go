@@ -16,11 +16,13 @@ import (
 	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/grader/answerfile"
+	"github.com/ckslab/ckslab/grader/audit"
 	gradercluster "github.com/ckslab/ckslab/grader/cluster"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/version"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
+	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // IDFalcoRunning is the health check of Falco on the worker.
@@ -85,7 +87,7 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 	if err != nil {
 		return nil, err
 	}
-	in, err := Instance(name, s.Seed)
+	in, err := Instance(s)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +101,10 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name,
 		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}
 	report.Disclosure = disclosure(s, g.reveal)
+	if in.Audit != nil {
+		gradeAudit(ctx, cacheDir, name, in, report)
+		return report, nil
+	}
 	withhold := report.Disclosure.Withheld
 	node := NodeContainer(WorkerContainer(name))
 	c, clientErr := Client(cacheDir, name)
@@ -237,4 +243,20 @@ func falcoHealth(ctx context.Context, s *State, in *scenarios.Instance, node fal
 	r.Message = "The falco service is " + state + "."
 	r.Remediation = fmt.Sprintf("Start it again on the node: ssh %s, then service falco start (after a foreground falco, stop that one first).", in.WorkerNode)
 	return r
+}
+
+// APIServerWait is how long grading an auditing lab waits for an API server that does not run or answer: just
+// after the manifest's edit the kubelet restarts it, which takes from seconds to a minute.
+const APIServerWait = 45 * time.Second
+
+// gradeAudit grades the auditing task from what the running API server does (grader/audit).
+func gradeAudit(ctx context.Context, cacheDir, name string, in *scenarios.Instance, report *grader.Report) {
+	c, err := Client(cacheDir, name)
+	var obs audit.Observed
+	if err != nil {
+		obs.NotRunning = "ckslab cannot make a client for the lab: " + err.Error()
+	} else {
+		obs = auditlogging.Observe(ctx, NodeContainer(ControlPlaneContainer(name)), c, in, APIServerWait)
+	}
+	report.Results, report.Health = audit.Check(in, obs, audit.Options{Remote: "ssh " + in.ControlPlaneNode})
 }

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
+	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // NextHint returns the next hint of the ladder, its number and the ladder's
@@ -25,7 +28,7 @@ func NextHint(cacheDir, name string) (hint string, n, total int, err error) {
 	if err != nil {
 		return "", 0, 0, err
 	}
-	in, err := Instance(name, s.Seed)
+	in, err := Instance(s)
 	if err != nil {
 		return "", 0, 0, err
 	}
@@ -71,7 +74,7 @@ func Solve(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	if err != nil {
 		return nil, err
 	}
-	in, err := Instance(name, s.Seed)
+	in, err := Instance(s)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +202,7 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	if s.ReadyAt.IsZero() {
 		return fmt.Errorf("lab %q is not up (its up did not finish): run ckslab up --name %s", name, name)
 	}
-	in, err := Instance(name, s.Seed)
+	in, err := Instance(s)
 	if err != nil {
 		return err
 	}
@@ -209,6 +212,9 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	c, err := Client(cacheDir, name)
 	if err != nil {
 		return err
+	}
+	if in.Audit != nil {
+		return resetAudit(ctx, cacheDir, s, in, c, st, out)
 	}
 	node := NodeContainer(WorkerContainer(name))
 	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
@@ -257,5 +263,29 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	}
 	s.HintsShown = 0
 	s.TaskStartedAt = time.Now().UTC() // the task starts again; attempts and Revealed are kept
+	return s.Save(cacheDir)
+}
+
+// resetAudit re-arms the auditing task: the workloads, ConfigMaps and Secrets as at the start, the API server's
+// original manifest and the basic policy back (the learner's files moved aside on the control plane, never
+// deleted), the audit log removed, the hints from the first.
+func resetAudit(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
+	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
+	if err := st.Step("Putting the API server's manifest and the basic policy back, removing the audit log", func() error {
+		return auditlogging.Reset(ctx, NodeContainer(ControlPlaneContainer(s.Name)), c, in, out)
+	}); err != nil {
+		return err
+	}
+	if err := st.Step("Putting the workloads back", func() error {
+		objs, err := ApplyWorkloads(ctx, c, in, set)
+		if err != nil {
+			return err
+		}
+		return WaitAvailable(ctx, c, objs.Deployments, 3*time.Minute)
+	}); err != nil {
+		return err
+	}
+	s.HintsShown = 0
+	s.TaskStartedAt = time.Now().UTC()
 	return s.Save(cacheDir)
 }

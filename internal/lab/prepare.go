@@ -206,23 +206,35 @@ func (p *preparation) node(ctx context.Context) error {
 	if err := startNodeServices(ctx, n); err != nil {
 		return err
 	}
-	// The recorder notes the offenders' container ids from their first
-	// start on, whenever that comes.
-	if err := StartTruthRecorder(ctx, n, p.in); err != nil {
-		return err
+	if p.in.Audit == nil {
+		// The recorder notes the offenders' container ids from their first
+		// start on, whenever that comes.
+		if err := StartTruthRecorder(ctx, n, p.in); err != nil {
+			return err
+		}
+		pre, err := falco.CheckNode(ctx, n, falco.Pinned)
+		if err != nil {
+			return err
+		}
+		p.preflight = pre
 	}
-	pre, err := falco.CheckNode(ctx, n, falco.Pinned)
-	if err != nil {
-		return err
-	}
-	p.preflight = pre
 	select {
 	case <-p.pubReady:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if _, err := n.Exec(ctx, strings.NewReader(string(p.pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
-		return fmt.Errorf("authorising the exam terminal's key on %s: %w", cluster.WorkerNodeName(o.Name), err)
+	if err := authorise(ctx, n, p.pub, cluster.WorkerNodeName(o.Name)); err != nil {
+		return err
+	}
+	if p.in.Audit != nil {
+		// The auditing task is done on the control plane: its sshd, the terminal's key there.
+		cp := NodeContainer(ControlPlaneContainer(o.Name))
+		if err := startNodeServices(ctx, cp); err != nil {
+			return fmt.Errorf("the control plane: %w", err)
+		}
+		if err := authorise(ctx, cp, p.pub, p.in.ControlPlaneNode); err != nil {
+			return err
+		}
 	}
 	// The host name changes once the worker has registered: its kubelet's
 	// flags are written by then (nameNode says why that matters).
@@ -238,6 +250,14 @@ func (p *preparation) node(ctx context.Context) error {
 		}
 	}
 	return nameNode(ctx, n, cluster.WorkerNodeName(o.Name))
+}
+
+// authorise lets the exam terminal's key (pub) in as root on node n (named node in the task).
+func authorise(ctx context.Context, n falco.Node, pub []byte, node string) error {
+	if _, err := n.Exec(ctx, strings.NewReader(string(pub)), "sh", "-c", "mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"); err != nil {
+		return fmt.Errorf("authorising the exam terminal's key on %s: %w", node, err)
+	}
+	return nil
 }
 
 // waitTurn is where a task alongside the create waits: until the API
@@ -409,6 +429,14 @@ func (p *preparation) terminal(ctx context.Context) error {
 		return err
 	}
 	node := cluster.WorkerNodeName(o.Name)
+	hosts := []string{"--add-host", node + ":" + ip}
+	if p.in.Audit != nil {
+		cpIP, err := containerIP(ctx, ControlPlaneContainer(o.Name))
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, "--add-host", p.in.ControlPlaneNode+":"+cpIP)
+	}
 	running, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name)
 	switch {
 	case err == nil && strings.TrimSpace(string(running)) == "true":
@@ -417,12 +445,13 @@ func (p *preparation) terminal(ctx context.Context) error {
 			return err
 		}
 	default:
-		if err := exec.Command("docker", "run", "--detach", "--name", name, "--hostname", name,
+		argv := append([]string{"run", "--detach", "--name", name, "--hostname", name,
 			// unless-stopped: the terminal comes back when the engine restarts (a laptop's reboot), as kind's nodes do
 			"--restart", "unless-stopped",
-			"--network", "kind", "--label", LabelKey+"="+o.Name, "--add-host", node+":"+ip,
-			"--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
-			"--entrypoint", "sleep", p.l.set.Terminal, "infinity").Run(ctx); err != nil {
+			"--network", "kind", "--label", LabelKey + "=" + o.Name}, hosts...)
+		argv = append(argv, "--volume", CourseDir(o.CacheDir, o.Name)+":/opt/course", "--workdir", "/root",
+			"--entrypoint", "sleep", p.l.set.Terminal, "infinity")
+		if err := exec.Command("docker", argv...).Run(ctx); err != nil {
 			return fmt.Errorf("starting the exam terminal: %w", err)
 		}
 	}
@@ -439,8 +468,10 @@ func (p *preparation) terminal(ctx context.Context) error {
 	// ssh: a key made in the terminal; node authorises it.
 	// HostName: the worker container's name, which the engine's DNS resolves on the kind network, so ssh still
 	// finds the node when a restart of the engine gave it another address than /etc/hosts holds
-	sshConfig := fmt.Sprintf("Host %s\n  HostName %s\n  HostKeyAlias %s\n  User root\n  StrictHostKeyChecking accept-new\n",
-		node, WorkerContainer(o.Name), node)
+	sshConfig := sshHost(node, WorkerContainer(o.Name))
+	if p.in.Audit != nil {
+		sshConfig += sshHost(p.in.ControlPlaneNode, ControlPlaneContainer(o.Name))
+	}
 	pub, err := p.inTerminal(ctx, []byte(sshConfig), "sh", "-c", "mkdir -p /root/.kube /root/.ssh && cat > /root/.ssh/config && chmod 600 /root/.ssh/config && "+
 		"{ test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; } && cat /root/.ssh/id_ed25519.pub")
 	if err != nil {
@@ -449,6 +480,11 @@ func (p *preparation) terminal(ctx context.Context) error {
 	p.pub = pub
 	close(p.pubReady)
 	return nil
+}
+
+// sshHost is the terminal's ssh configuration for a node known as node in the task, whose container is container.
+func sshHost(node, container string) string {
+	return fmt.Sprintf("Host %s\n  HostName %s\n  HostKeyAlias %s\n  User root\n  StrictHostKeyChecking accept-new\n", node, container, node)
 }
 
 // terminalBashrcScript appends its standard input (images.TerminalBashrc) to /etc/bash.bashrc once.
@@ -469,8 +505,8 @@ func (p *preparation) finishTerminal(ctx context.Context) error {
 	}
 	c := cfg.Contexts[cfg.CurrentContext]
 	delete(cfg.Contexts, cfg.CurrentContext)
-	cfg.Contexts[ExamContext] = c
-	cfg.CurrentContext = ExamContext
+	cfg.Contexts[p.in.Context] = c
+	cfg.CurrentContext = p.in.Context
 	kc, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return err
@@ -478,11 +514,21 @@ func (p *preparation) finishTerminal(ctx context.Context) error {
 	if _, err := p.inTerminal(ctx, kc, "sh", "-c", "cat > /root/.kube/config && chmod 600 /root/.kube/config"); err != nil {
 		return err
 	}
-	node := cluster.WorkerNodeName(o.Name)
-	if _, err := p.inTerminal(ctx, nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
-		return fmt.Errorf("ssh %s from the exam terminal does not work: %w", node, err)
+	for _, node := range SSHNodes(p.in) {
+		if _, err := p.inTerminal(ctx, nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
+			return fmt.Errorf("ssh %s from the exam terminal does not work: %w", node, err)
+		}
 	}
 	return nil
+}
+
+// SSHNodes are the nodes the exam terminal reaches with ssh <node>: the worker, and the control plane when the
+// task is done there.
+func SSHNodes(in *scenarios.Instance) []string {
+	if in.Audit != nil {
+		return []string{in.ControlPlaneNode, in.WorkerNode}
+	}
+	return []string{in.WorkerNode}
 }
 
 func (p *preparation) inTerminal(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {

@@ -27,6 +27,10 @@ var nodeServices = []string{"rsyslog", "ssh", truthUnit}
 // adding what it fixed to the state's Repaired, and fails naming the part it cannot fix.
 func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted bool) error {
 	o, st := l.opts, l.opts.Status
+	nodeServices := nodeServices
+	if s.ScenarioID() != ScenarioID {
+		nodeServices = nodeServices[:2] // the truth recorder is the Falco scenario's
+	}
 	if err := st.Step("Checking the worker's host name and services ("+strings.Join(nodeServices, ", ")+")", func() error {
 		inactive := func(ctx context.Context) []string {
 			var down []string
@@ -107,7 +111,7 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 			return nil
 		}
 		// Its kubeconfig and ssh set-up again, as up made them; then it must work.
-		in, err := Instance(o.Name, s.Seed)
+		in, err := Instance(s)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,10 @@ type State struct {
 	Schema  int    `json:"schema"`
 	Version string `json:"ckslab_version"`
 	Name    string `json:"name"`
-	Seed    int64  `json:"seed"`
+	// Scenario is the id of the lab's scenario; empty in labs made before scenarios could be chosen, which
+	// run ScenarioID.
+	Scenario string `json:"scenario,omitempty"`
+	Seed     int64  `json:"seed"`
 	// Images is the image set's mode and images.
 	Images ImagesState `json:"images"`
 	// Context is the lab's context in the user's kubeconfig at Kubeconfig.
@@ -69,6 +72,14 @@ type State struct {
 	TaskStartedAt time.Time `json:"task_started_at,omitzero"`
 	// Repaired lists what the last `up` on this lab fixed (not stored).
 	Repaired []string `json:"-"`
+}
+
+// ScenarioID is the id of the lab's scenario.
+func (s *State) ScenarioID() string {
+	if s.Scenario == "" {
+		return ScenarioID
+	}
+	return s.Scenario
 }
 
 // TaskStart is when the task started, or zero while up has not finished.

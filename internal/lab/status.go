@@ -46,7 +46,7 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	if !s.ReadyAt.IsZero() {
 		r.Since = time.Since(s.ReadyAt).Round(time.Second)
 	}
-	if in, err := Instance(name, s.Seed); err == nil {
+	if in, err := Instance(s); err == nil {
 		r.Task = s.TaskTime(time.Now(), in.TimeBudget)
 	}
 	r.Attempts, r.AttemptsErr = Attempts(cacheDir, name)

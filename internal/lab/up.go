@@ -23,6 +23,7 @@ import (
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
 	"github.com/ckslab/ckslab/scenarios"
+	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // ExamContext is the kubeconfig context the task tells the learner to use.
@@ -60,8 +61,11 @@ func ParsePreflightMode(s string) (PreflightMode, error) {
 
 // Options configure Up and Down.
 type Options struct {
+	// Name is the lab's name; up's default is the scenario's cluster name (cluster1 for the Falco scenario).
 	Name string
-	Seed int64
+	// Scenario is the id of the scenario up makes a lab for (default ScenarioID); a lab keeps its scenario.
+	Scenario string
+	Seed     int64
 	// Images selects the image set (public or local).
 	Images images.Mode
 	// FalcoPackage is a local Falco .deb (offline classrooms); FalcoSHA256
@@ -93,8 +97,14 @@ type Options struct {
 }
 
 func (o *Options) defaults() error {
+	if o.Scenario == "" {
+		o.Scenario = ScenarioID
+	}
 	if o.Name == "" {
 		o.Name = DefaultName
+		if sc, err := scenarios.Load(o.Scenario); err == nil {
+			o.Name = sc.Spec.Cluster
+		}
 	}
 	if err := ValidateName(o.Name); err != nil {
 		return err
@@ -190,12 +200,23 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	}
 	l := &Lab{opts: opts}
 	st := opts.Status
+	sc, err := scenarios.Load(opts.Scenario)
+	if err != nil {
+		return nil, err
+	}
 
 	prev, err := Load(opts.CacheDir, opts.Name)
 	switch {
 	case errors.Is(err, ErrNoLab):
+		// the scenario's names for this lab, checked before anything is made (an auditing lab has no seeds)
+		if _, err := InstanceOf(opts.Scenario, opts.Name, opts.Seed); err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
+	case prev.ScenarioID() != opts.Scenario:
+		return nil, fmt.Errorf("lab %q runs scenario %s, not %s: choose another name with --name, or remove it first with ckslab down%s",
+			opts.Name, prev.ScenarioID(), opts.Scenario, nameFlag(opts.Name))
 	case prev.Version != version.Get():
 		return nil, fmt.Errorf("lab %q was made by ckslab %s, this is %s: remove it first with: ckslab down --name %s", opts.Name, prev.Version, version.Get(), opts.Name)
 	case !prev.ReadyAt.IsZero():
@@ -235,10 +256,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	if prev != nil {
 		l.State = prev
 	} else {
-		l.State = &State{Schema: StateSchema, Version: version.Get(), Name: opts.Name, Seed: opts.Seed, CreatedAt: time.Now().UTC()}
+		l.State = &State{Schema: StateSchema, Version: version.Get(), Name: opts.Name, Scenario: opts.Scenario, Seed: opts.Seed, CreatedAt: time.Now().UTC()}
 	}
 	l.State.Images = ImagesState{Mode: string(l.set.Mode), Node: l.set.Node, Nginx: l.set.Nginx, Httpd: l.set.Httpd, Terminal: l.set.Terminal}
-	l.State.Context = kubeconfig.ContextName(opts.Name, DefaultName, ExamContext)
+	l.State.Context = kubeconfig.ContextName(opts.Name, sc.Spec.Cluster, sc.Spec.Context)
 	l.State.Kubeconfig = opts.Kubeconfig
 	l.State.Terminal = TerminalName(opts.Name)
 	l.State.CourseDir = CourseDir(opts.CacheDir, opts.Name)
@@ -317,6 +338,16 @@ func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 	if err := l.checkParts(ctx, prev, n, len(prev.Repaired) > 0); err != nil {
 		return nil, fmt.Errorf("%w\nThe lab could not be repaired: remove it with ckslab down%s (your work is kept aside) and run ckslab up%s", err, nameFlag(o.Name), nameFlag(o.Name))
 	}
+	if prev.ScenarioID() != ScenarioID {
+		// no Falco in this scenario's labs
+		if err := prev.Save(o.CacheDir); err != nil {
+			return nil, err
+		}
+		if len(prev.Repaired) == 0 {
+			return prev, ErrAlreadyUp
+		}
+		return prev, nil
+	}
 	if prev.Falco.Installed {
 		if out, err := n.Exec(ctx, nil, "systemctl", "is-active", falco.Service); err != nil {
 			was := strings.TrimSpace(string(out))
@@ -382,7 +413,7 @@ func (l *Lab) retryFalco(ctx context.Context, n falco.Node) (*State, error) {
 
 func (l *Lab) converge(ctx context.Context, create bool) error {
 	o, st := l.opts, l.opts.Status
-	in, err := Instance(o.Name, l.State.Seed)
+	in, err := Instance(l.State)
 	if err != nil {
 		return err
 	}
@@ -423,8 +454,10 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	if err := l.installFalco(ctx, worker, p.preflight); err != nil {
-		return err
+	if in.Audit == nil {
+		if err := l.installFalco(ctx, worker, p.preflight); err != nil {
+			return err
+		}
 	}
 	if err := st.Step("Waiting for the workloads to run (and checking the terminal's kubectl and ssh)", func() error {
 		return runConcurrently(ctx, []task{
@@ -437,6 +470,11 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		return err
 	}
 	p.waitWarm()
+	if in.Audit != nil {
+		return st.Step("Writing the basic audit policy to "+in.Audit.PolicyFile+" on "+in.ControlPlaneNode, func() error {
+			return auditlogging.Prepare(ctx, NodeContainer(ControlPlaneContainer(o.Name)), p.client, in)
+		})
+	}
 	if err := st.Step("Recording the offenders' container ids", func() error {
 		return l.recordTruth(ctx, falco.KindNode(worker), p.client, in)
 	}); err != nil {

@@ -19,17 +19,20 @@ import (
 	"github.com/ckslab/ckslab/scenarios"
 )
 
-// ScenarioID is the scenario every lab runs for now.
+// ScenarioID is the scenario a lab runs when none is chosen (and the one of labs made before scenarios could
+// be chosen).
 const ScenarioID = "falco-runtime"
 
-// Instance returns the scenario instance of a lab: its seed's names, on the
-// lab's worker node.
-func Instance(name string, seed int64) (*scenarios.Instance, error) {
-	s, err := scenarios.Load(ScenarioID)
+// Instance returns the scenario instance of a lab: its scenario, its seed's names, on the lab's nodes.
+func Instance(s *State) (*scenarios.Instance, error) { return InstanceOf(s.ScenarioID(), s.Name, s.Seed) }
+
+// InstanceOf returns the instance of scenario for a lab called name made with seed.
+func InstanceOf(scenario, name string, seed int64) (*scenarios.Instance, error) {
+	sc, err := scenarios.Load(scenario)
 	if err != nil {
 		return nil, err
 	}
-	return s.Instantiate(seed, scenarios.WithCluster(name))
+	return sc.Instantiate(seed, scenarios.WithCluster(name))
 }
 
 // Client returns a Kubernetes client for a lab, from the kubeconfig kind

@@ -21,7 +21,7 @@ import (
 // renderedDeployments are the Deployments of lab cluster1, seed 0.
 func renderedDeployments(t *testing.T) []*appsv1.Deployment {
 	t.Helper()
-	in, err := Instance("cluster1", 0)
+	in, err := InstanceOf(ScenarioID, "cluster1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,7 @@ save case 1's alerts to /opt/course/2/falco.log, and scale both Deployments to 0
 		newVersionCommand(streams),
 		checklog.NewCommand(streams),
 		engine.NewCommand(streams),
+		labcmd.NewScenariosCommand(streams),
 		labcmd.NewUpCommand(streams),
 		labcmd.NewDownCommand(streams),
 		labcmd.NewStatusCommand(streams),

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	osexec "os/exec"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,10 +21,31 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/lab"
 	"github.com/ckslab/ckslab/internal/status"
+	"github.com/ckslab/ckslab/scenarios"
 )
 
+// addName adds --name to a command that works on a lab. Without it, the command takes the only lab there is,
+// else cluster1.
 func addName(c *cobra.Command, name *string) {
-	c.Flags().StringVar(name, "name", lab.DefaultName, "the lab's name (several labs can live side by side)")
+	c.Flags().StringVar(name, "name", lab.DefaultName, "the lab's name (several labs can live side by side; without --name: the only lab there is, else cluster1)")
+	completeName(c)
+	inner := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("name") {
+			if dir, err := cacheDir(); err == nil {
+				if names, _ := lab.List(dir); len(names) == 1 {
+					*name = names[0]
+				}
+			}
+		}
+		if inner != nil {
+			return inner(cmd, args)
+		}
+		return nil
+	}
+}
+
+func completeName(c *cobra.Command) {
 	_ = c.RegisterFlagCompletionFunc("name", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		dir, err := images.CacheDir(os.Getenv)
 		if err != nil {
@@ -43,15 +66,18 @@ func verbosity(c *cobra.Command) int {
 // NewUpCommand returns `ckslab up`.
 func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 	var o struct {
-		name, images, falcoPackage, falcoSHA256 string
-		falcoPreflight                          string
-		seed                                    int64
-		retain                                  bool
+		name, scenario, images, falcoPackage, falcoSHA256 string
+		falcoPreflight                                    string
+		seed                                              int64
+		retain                                            bool
 	}
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab: the kind cluster, Falco on cluster1-node1, the exam terminal",
-		Long: `Create the lab, or converge one that an interrupted up left behind. On a lab that is
+		Long: `Create the lab, or converge one that an interrupted up left behind. --scenario chooses
+the task (ckslab scenarios lists them; default falco-runtime); the lab is named after the
+scenario's cluster (cluster1, cluster2 for audit-logging) unless --name says otherwise,
+and keeps its scenario. On a lab that is
 already up, up is a repair: it checks the nodes, the worker's services, the kubeconfig
 context, the API through it, the exam terminal's kubectl and ssh, and Falco, fixes what
 is wrong and says what it fixed, or that all was well; one without Falco tries Falco again.
@@ -77,8 +103,13 @@ command at work.`,
 			if err != nil {
 				return &cli.UsageError{Err: fmt.Errorf("--images: %w", err)}
 			}
-			if err := lab.ValidateName(o.name); err != nil {
-				return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
+			if o.name != "" {
+				if err := lab.ValidateName(o.name); err != nil {
+					return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
+				}
+			}
+			if o.scenario != "" && !slices.Contains(scenarios.List(), o.scenario) {
+				return &cli.UsageError{Err: fmt.Errorf("--scenario: there is no scenario %q: choose one of %s (ckslab scenarios)", o.scenario, strings.Join(scenarios.List(), ", "))}
 			}
 			preflight, err := lab.ParsePreflightMode(o.falcoPreflight)
 			if err != nil {
@@ -91,7 +122,7 @@ command at work.`,
 			start := time.Now()
 			st := status.New(streams.ErrOut, cli.IsTerminal(streams.ErrOut))
 			s, err := lab.Up(cmd.Context(), lab.Options{
-				Name: o.name, Seed: o.seed, Images: mode, FalcoPackage: o.falcoPackage, FalcoSHA256: o.falcoSHA256, FalcoPreflight: preflight,
+				Name: o.name, Scenario: o.scenario, Seed: o.seed, Images: mode, FalcoPackage: o.falcoPackage, FalcoSHA256: o.falcoSHA256, FalcoPreflight: preflight,
 				Retain: o.retain, CacheDir: dir, Logger: cli.NewLogger(streams.ErrOut, verbosity(cmd)), Status: st, Out: streams.Out,
 			})
 			if errors.Is(err, lab.ErrAlreadyUp) {
@@ -114,8 +145,11 @@ command at work.`,
 			return nil
 		},
 	}
-	addName(c, &o.name)
+	c.Flags().StringVar(&o.name, "name", "", "the lab's name (several labs can live side by side; default: the scenario's cluster, cluster1 for falco-runtime)")
+	completeName(c)
 	f := c.Flags()
+	f.StringVar(&o.scenario, "scenario", "", "the scenario to make a lab for (ckslab scenarios lists them; default falco-runtime)")
+	_ = c.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(scenarios.List(), cobra.ShellCompDirectiveNoFileComp))
 	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
 	f.StringVar(&o.falcoPackage, "falco-package", "", "a local Falco .deb to install instead of downloading one (default: $CKSLAB_FALCO_PACKAGE)")
@@ -128,6 +162,22 @@ command at work.`,
 }
 
 func printReady(streams cli.IOStreams, s *lab.State, took time.Duration) {
+	if s.ScenarioID() != lab.ScenarioID {
+		in, err := lab.Instance(s)
+		if err != nil {
+			fmt.Fprintf(streams.Out, "\nLab %q is up (%s).\n", s.Name, took.Round(time.Second))
+			return
+		}
+		fmt.Fprintf(streams.Out, `
+Lab %q is up (%s): %s.
+  kubectl context: %s
+  exam terminal:   ckslab shell%s   (ssh %s works there)
+
+Next: ckslab task%s, then ckslab shell%s. When done: ckslab grade%s. Remove everything: ckslab down%s
+`, s.Name, took.Round(time.Second), in.Title, s.Context, nameFlag(s.Name), strings.Join(lab.SSHNodes(in), " and ssh "),
+			nameFlag(s.Name), nameFlag(s.Name), nameFlag(s.Name), nameFlag(s.Name))
+		return
+	}
 	falcoLine := "Falco " + s.Falco.Version + " runs as a service on " + cluster.WorkerNodeName(s.Name)
 	if !s.Falco.Installed {
 		falcoLine = "NO FALCO in this lab: " + s.Falco.Missing
@@ -251,7 +301,7 @@ func NewSSHCommand(streams cli.IOStreams) *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:   "ssh NODE [-- COMMAND...]",
-		Short: "Open a shell on a node of the lab (cluster1-node1, cluster1-controlplane)",
+		Short: "Open a shell on a node of the lab (cluster1-node1, cluster1-controlplane1)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := cacheDir()
@@ -262,13 +312,14 @@ func NewSSHCommand(streams cli.IOStreams) *cobra.Command {
 				return err
 			}
 			container, ok := map[string]string{
-				cluster.WorkerNodeName(name):    lab.WorkerContainer(name),
-				lab.WorkerContainer(name):       lab.WorkerContainer(name),
-				name + "-controlplane":          lab.ControlPlaneContainer(name),
-				lab.ControlPlaneContainer(name): lab.ControlPlaneContainer(name),
+				cluster.WorkerNodeName(name):         lab.WorkerContainer(name),
+				lab.WorkerContainer(name):            lab.WorkerContainer(name),
+				scenarios.ControlPlaneNodeName(name): lab.ControlPlaneContainer(name),
+				name + "-controlplane":               lab.ControlPlaneContainer(name),
+				lab.ControlPlaneContainer(name):      lab.ControlPlaneContainer(name),
 			}[args[0]]
 			if !ok {
-				return &cli.UsageError{Err: fmt.Errorf("lab %q has no node %q: use %s or %s-controlplane", name, args[0], cluster.WorkerNodeName(name), name)}
+				return &cli.UsageError{Err: fmt.Errorf("lab %q has no node %q: use %s or %s", name, args[0], cluster.WorkerNodeName(name), scenarios.ControlPlaneNodeName(name))}
 			}
 			rest := args[1:]
 			if len(rest) == 0 {
@@ -319,7 +370,7 @@ func isTerminalReader(r any) bool {
 
 // NewTaskCommand returns `ckslab task`.
 func NewTaskCommand(streams cli.IOStreams) *cobra.Command {
-	var name string
+	var name, scenario string
 	var seed int64
 	c := &cobra.Command{
 		Use:   "task",
@@ -332,25 +383,44 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 			if err != nil {
 				return err
 			}
+			if !slices.Contains(scenarios.List(), scenario) {
+				return &cli.UsageError{Err: fmt.Errorf("--scenario: there is no scenario %q: choose one of %s (ckslab scenarios)", scenario, strings.Join(scenarios.List(), ", "))}
+			}
+			if cmd.Flags().Changed("scenario") && !cmd.Flags().Changed("name") {
+				if sc, err := scenarios.Load(scenario); err == nil {
+					name = sc.Spec.Cluster // the lab up --scenario makes
+				}
+			}
 			s, err := lab.Load(dir, name)
 			note := ""
 			switch {
 			case err == nil:
 				seed = s.Seed
-				if !s.Falco.Installed {
+				if cmd.Flags().Changed("scenario") && scenario != s.ScenarioID() {
+					return &cli.UsageError{Err: fmt.Errorf("lab %q runs scenario %s, not %s: leave out --scenario, or name another lab with --name", name, s.ScenarioID(), scenario)}
+				}
+				scenario = s.ScenarioID()
+				if !s.Falco.Installed && scenario == lab.ScenarioID {
 					note = "\nNote: this lab has no Falco (" + s.Falco.Missing + ")\n"
 				}
-				if in, ierr := lab.Instance(name, seed); ierr == nil {
+				if in, ierr := lab.Instance(s); ierr == nil {
 					if t := s.TaskTime(time.Now(), in.TimeBudget); t != nil {
 						note += fmt.Sprintf("\nTime spent: %s (since %s; no hard stop).\n", t, t.StartedAt.Local().Format(time.DateTime))
 					}
 				}
 			case errors.Is(err, lab.ErrNoLab):
-				note = fmt.Sprintf("\n(There is no lab %q yet: create it with ckslab up%s.)\n", name, nameFlag(name))
+				up := "ckslab up"
+				if scenario != lab.ScenarioID {
+					up += " --scenario " + scenario
+				}
+				if sc, err := scenarios.Load(scenario); err == nil && sc.Spec.Cluster != name {
+					up += " --name " + name
+				}
+				note = fmt.Sprintf("\n(There is no lab %q yet: create it with %s.)\n", name, up)
 			default:
 				return err
 			}
-			in, err := lab.Instance(name, seed)
+			in, err := lab.InstanceOf(scenario, name, seed)
 			if err != nil {
 				return err
 			}
@@ -360,6 +430,8 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 	}
 	addName(c, &name)
 	c.Flags().Int64Var(&seed, "seed", 0, "the seed, when there is no lab")
+	c.Flags().StringVar(&scenario, "scenario", lab.ScenarioID, "the scenario, when there is no lab (ckslab scenarios lists them)")
+	_ = c.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(scenarios.List(), cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
@@ -543,4 +615,35 @@ solve or the last hint): reset brings back the same names.`,
 	}
 	addName(c, &name)
 	return c
+}
+
+// NewScenariosCommand returns `ckslab scenarios`.
+func NewScenariosCommand(streams cli.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scenarios",
+		Short: "List the scenarios: id, title, exam domain, time budget",
+		Long: `List the scenarios ckslab makes labs for. Make one with ckslab up --scenario ID
+(default falco-runtime); read its task first with ckslab task --scenario ID.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTITLE\tDOMAIN\tTIME\tLAB")
+			for _, id := range scenarios.List() {
+				sc, err := scenarios.Load(id)
+				if err != nil {
+					return err
+				}
+				def := ""
+				if id == lab.ScenarioID {
+					def = " (default)"
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", id, def, sc.Metadata.Title, sc.Metadata.Domain, strings.TrimSuffix(sc.Metadata.TimeBudget.String(), "0s"), sc.Spec.Cluster)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(streams.Out, "\nMake a lab: ckslab up --scenario ID. Read a task first: ckslab task --scenario ID.")
+			return err
+		},
+	}
 }
