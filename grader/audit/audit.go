@@ -107,7 +107,10 @@ func Check(in *scenarios.Instance, o Observed, opts Options) (results, health []
 		r := grader.Result{ID: c.ID, Title: c.Title, Points: c.Points}
 		if !o.Running {
 			r.Status = grader.Error
-			r.Message = "Could not grade: the API server is not running (" + o.NotRunning + ")."
+			r.Message = "Could not grade: the API server is not running."
+			if o.NotRunning != "" {
+				r.Message = "Could not grade: the API server is not running (" + o.NotRunning + ")."
+			}
 			r.Remediation = notRunningFix(opts)
 			results = append(results, r)
 			continue
@@ -302,11 +305,27 @@ func behaviour(r grader.Result, in *scenarios.Instance, o Observed) grader.Resul
 		r.Status, r.Message = grader.Error, "ckslab made no request for this check."
 		return r
 	}
-	if _, ok := Flag(o.Args, FlagLogPath); !ok || !o.LogOnNode {
+	if v, ok := Flag(o.Args, FlagLogPath); !ok || v != in.Audit.LogPath || !o.LogOnNode {
 		r.Status = grader.Fail
-		r.Message = "There is no audit log at " + in.Audit.LogPath + " on the control plane, so no request of this kind is logged (" + IDLogPath + " says more)."
+		r.Message = "The API server writes no audit log at " + in.Audit.LogPath + " on the control plane, so no request of this kind is logged there (" + IDLogPath + " says more)."
 		r.Expected = levelsOf(probes)
-		r.Actual = "no audit log"
+		r.Actual = "no audit log at " + in.Audit.LogPath
+		return r
+	}
+	if v, ok := Flag(o.Args, FlagPolicyFile); !ok || v == "" {
+		r.Status = grader.Fail
+		r.Message = "The running API server reads no audit policy, so it logs no request (" + IDPolicyFlag + " says more)."
+		r.Expected = levelsOf(probes)
+		r.Actual = "no policy: nothing logged"
+		return r
+	}
+	if !anyEvent(o.Probes) {
+		r.Status = grader.Fail
+		r.Message = "None of ckslab's requests (dry runs of every kind the task names) has an event in " + in.Audit.LogPath +
+			" on the control plane: the API server does not write that file on the node, or its policy logs none of them."
+		r.Remediation = "Look at what the API server writes: `tail " + in.Audit.LogPath + "` on the control plane, right after a `kubectl get ns`."
+		r.Expected = levelsOf(probes)
+		r.Actual = "no events"
 		return r
 	}
 	var p *policyEval
@@ -328,13 +347,22 @@ func behaviour(r grader.Result, in *scenarios.Instance, o Observed) grader.Resul
 		if !ok {
 			got = auditv1.LevelNone
 		}
-		act = append(act, pr.Probe.What+": "+string(got))
-		if got == want && (got == auditv1.LevelNone || bodiesFit(want, bodies)) {
+		fit := got == auditv1.LevelNone || bodiesFit(got, bodies)
+		if fit {
+			act = append(act, pr.Probe.What+": "+string(got))
+		} else {
+			act = append(act, pr.Probe.What+": "+string(got)+" "+bodies.String())
+		}
+		if got == want && fit {
 			continue
 		}
 		if r.Status == grader.Pass {
 			r.Status = grader.Fail
 			r.Message = mismatch(pr, want, got, ok)
+			if got == want {
+				r.Message = fmt.Sprintf("%s (ckslab made it as a dry run) was logged at level %s but %s, which does not fit that level; the task asks %s (%s).",
+					capitalize(pr.Probe.What), got, bodies, want, carries(want))
+			}
 			r.Remediation = "Rules are matched in order and the first one that matches a request decides its level: find the rule that catches this request."
 			if p != nil {
 				if fileLevel := p.level(pr, o.User); fileLevel == want && got != want {
@@ -351,6 +379,16 @@ func behaviour(r grader.Result, in *scenarios.Instance, o Observed) grader.Resul
 	return r
 }
 
+// anyEvent: some request ckslab made has an event in the log.
+func anyEvent(probes []ProbeResult) bool {
+	for _, p := range probes {
+		if len(p.Events) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func levelsOf(probes []ProbeResult) string {
 	var out []string
 	for _, p := range probes {
@@ -360,6 +398,19 @@ func levelsOf(probes []ProbeResult) string {
 }
 
 type bodies struct{ request, response bool }
+
+// String says which bodies an event carries.
+func (b bodies) String() string {
+	switch {
+	case b.request && b.response:
+		return "with the request's and the response's bodies"
+	case b.request:
+		return "with the request's body only"
+	case b.response:
+		return "with the response's body only"
+	}
+	return "with no bodies"
+}
 
 // levelOf is the level of a request's events (its ResponseComplete event when there is one) and which bodies
 // it carries.
@@ -391,7 +442,7 @@ func bodiesFit(l auditv1.Level, b bodies) bool {
 }
 
 func mismatch(pr ProbeResult, want, got auditv1.Level, logged bool) string {
-	what := strings.ToUpper(pr.Probe.What[:1]) + pr.Probe.What[1:]
+	what := capitalize(pr.Probe.What)
 	if !logged {
 		return fmt.Sprintf("%s (ckslab made it as a dry run) has no event in the audit log: it was logged at level None; the task asks %s.", what, want)
 	}
@@ -399,6 +450,13 @@ func mismatch(pr ProbeResult, want, got auditv1.Level, logged bool) string {
 		return fmt.Sprintf("%s (ckslab made it as a dry run) was logged at level %s; the task asks that it is not logged.", what, got)
 	}
 	return fmt.Sprintf("%s (ckslab made it as a dry run) was logged at level %s (%s); the task asks %s (%s).", what, got, carries(got), want, carries(want))
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func carries(l auditv1.Level) string {

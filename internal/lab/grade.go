@@ -102,6 +102,8 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}
 	report.Disclosure = disclosure(s, g.reveal)
 	if in.Audit != nil {
+		// nothing to find in this task, so nothing to withhold
+		report.Disclosure = grader.Disclosure{LabFlag: report.Disclosure.LabFlag}
 		gradeAudit(ctx, cacheDir, name, in, report)
 		return report, nil
 	}
@@ -254,7 +256,8 @@ func gradeAudit(ctx context.Context, cacheDir, name string, in *scenarios.Instan
 	c, err := Client(cacheDir, name)
 	var obs audit.Observed
 	if err != nil {
-		obs.NotRunning = "ckslab cannot make a client for the lab: " + err.Error()
+		// not the API server's fault, but nothing can be asked of it
+		obs.NotRunning = "ckslab cannot reach it: " + err.Error()
 	} else {
 		obs = auditlogging.Observe(ctx, NodeContainer(ControlPlaneContainer(name)), c, in, APIServerWait)
 	}

@@ -55,6 +55,8 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	}
 	r.Terminal = containerState(ctx, TerminalName(name))
 	switch {
+	case s.ScenarioID() != ScenarioID:
+		r.Falco = "none (scenario " + s.ScenarioID() + " has no Falco)"
 	case !s.Falco.Installed && s.Falco.Version != "":
 		r.Falco = "does not run: " + s.Falco.Missing
 	case !s.Falco.Installed:
@@ -136,6 +138,7 @@ func (r *Report) String() string {
 	if r.Busy != "" {
 		fmt.Fprintf(&b, "  busy:     %s; what follows may change\n", strings.Replace(r.Busy, " was ", " is ", 1))
 	}
+	fmt.Fprintf(&b, "  scenario: %s (ckslab task)\n", s.ScenarioID())
 	fmt.Fprintf(&b, "  images:   %s (node %s)\n", s.Images.Mode, s.Images.Node)
 	for _, n := range r.Nodes {
 		fmt.Fprintf(&b, "  node:     %-28s %s\n", n.Container, n.State)

@@ -171,7 +171,7 @@ func printReady(streams cli.IOStreams, s *lab.State, took time.Duration) {
 		fmt.Fprintf(streams.Out, `
 Lab %q is up (%s): %s.
   kubectl context: %s
-  exam terminal:   ckslab shell%s   (ssh %s works there)
+  exam terminal:   ckslab shell%s   (ssh %s work there)
 
 Next: ckslab task%s, then ckslab shell%s. When done: ckslab grade%s. Remove everything: ckslab down%s
 `, s.Name, took.Round(time.Second), in.Title, s.Context, nameFlag(s.Name), strings.Join(lab.SSHNodes(in), " and ssh "),
