@@ -24,7 +24,9 @@ import (
 const ScenarioID = "falco-runtime"
 
 // Instance returns the scenario instance of a lab: its scenario, its seed's names, on the lab's nodes.
-func Instance(s *State) (*scenarios.Instance, error) { return InstanceOf(s.ScenarioID(), s.Name, s.Seed) }
+func Instance(s *State) (*scenarios.Instance, error) {
+	return InstanceOf(s.ScenarioID(), s.Name, s.Seed)
+}
 
 // InstanceOf returns the instance of scenario for a lab called name made with seed.
 func InstanceOf(scenario, name string, seed int64) (*scenarios.Instance, error) {
