@@ -62,7 +62,7 @@ bench-lab:
 images:
 	bash images/build.sh
 
-# E2E_LABELS filters specs by label (smoke, lifecycle), e.g. make e2e E2E_LABELS=smoke
+# E2E_LABELS filters specs by label (smoke, lifecycle, grading, falco-standin, audit), e.g. make e2e E2E_LABELS=smoke
 E2E_LABELS ?=
 # The image set is chosen as make lab chooses it (hack/image-set.sh: CKSLAB_IMAGES, else public when it can be
 # pulled, else local, built when missing).

@@ -51,3 +51,47 @@ func TestStandInPackageOnlyForTheE2ESuite(t *testing.T) {
 		t.Fatalf("with IgnoreFalcoPreflight: err %v, package %q", err, o.FalcoPackage)
 	}
 }
+
+// A lab is named after its scenario's cluster unless --name says otherwise.
+func TestDefaultNameIsTheScenariosCluster(t *testing.T) {
+	for _, tt := range []struct{ scenario, name, want string }{
+		{"", "", "cluster1"}, {ScenarioID, "", "cluster1"}, {"audit-logging", "", "cluster2"}, {"audit-logging", "lab7", "lab7"},
+	} {
+		o := Options{Scenario: tt.scenario, Name: tt.name, CacheDir: t.TempDir(), Kubeconfig: "kubeconfig"}
+		if err := o.defaults(); err != nil {
+			t.Fatal(err)
+		}
+		if o.Name != tt.want || o.Scenario == "" {
+			t.Errorf("scenario %q, name %q: lab %q (scenario %q), want lab %q", tt.scenario, tt.name, o.Name, o.Scenario, tt.want)
+		}
+	}
+}
+
+// up on a lab of another scenario stops, naming both, before it touches anything; a seed for the auditing
+// scenario is refused before anything is made.
+func TestUpRefusesAnotherScenarioOnALab(t *testing.T) {
+	dir := t.TempDir()
+	s := &State{Schema: StateSchema, Name: "cluster1", Scenario: ScenarioID}
+	if err := s.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Up(t.Context(), Options{Name: "cluster1", Scenario: "audit-logging", CacheDir: dir, Kubeconfig: "kubeconfig"})
+	if err == nil || !strings.Contains(err.Error(), `lab "cluster1" runs scenario falco-runtime, not audit-logging`) {
+		t.Fatalf("up: %v", err)
+	}
+	_, err = Up(t.Context(), Options{Scenario: "audit-logging", Seed: 4, CacheDir: dir, Kubeconfig: "kubeconfig"})
+	if err == nil || !strings.Contains(err.Error(), "one set of names") {
+		t.Fatalf("up --seed 4: %v", err)
+	}
+	if _, err := Load(dir, "cluster2"); err == nil {
+		t.Error("the refused up left a lab cluster2")
+	}
+}
+
+// A lab made before scenarios could be chosen runs the Falco scenario.
+func TestStateWithoutScenarioIsFalco(t *testing.T) {
+	in, err := Instance(&State{Name: "cluster1"})
+	if err != nil || in.ScenarioID != ScenarioID {
+		t.Fatalf("Instance of an old state: %v, %v", in, err)
+	}
+}

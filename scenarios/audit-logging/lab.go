@@ -47,12 +47,6 @@ const (
 	ResetDir = "/root/ckslab-reset"
 )
 
-var (
-	keptManifest = path.Join(KeptDir, "kube-apiserver.yaml")
-	keptPolicy   = path.Join(KeptDir, "basic-policy.yaml")
-	keptList     = path.Join(KeptDir, "manifests.list")
-)
-
 // probePrefix starts the names of the objects ckslab's requests create (dry runs: nothing is stored), so that
 // their events are found in the log.
 const probePrefix = "ckslab-probe"
@@ -355,17 +349,14 @@ echo "$moved"
 	if moved := strings.Fields(string(res)); len(moved) > 0 {
 		fmt.Fprintf(out, "Your files on the control plane were moved aside, not deleted: %s\n", strings.Join(moved, " "))
 	}
-	if err := ApplyObjects(ctx, c, in); err != nil {
-		return err
-	}
 	// The kubelet notices the restored manifest within seconds and restarts the API server; wait for one that
-	// runs without the audit flags.
+	// runs without the audit flags, then put the objects back through it.
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		args, _, err := Running(ctx, cp, c, 5*time.Second)
 		if err == nil {
 			if _, audits := audit.Flag(args, audit.FlagPolicyFile); !audits {
-				return nil
+				return ApplyObjects(ctx, c, in)
 			}
 			err = errors.New("it still runs with " + audit.FlagPolicyFile)
 		}

@@ -267,3 +267,68 @@ func TestGradeHistory(t *testing.T) {
 		t.Errorf("--history with --reveal: %+v", r)
 	}
 }
+
+func TestScenarios(t *testing.T) {
+	r := run(t, "", "scenarios")
+	if r.code != 0 {
+		t.Fatalf("scenarios: %+v", r)
+	}
+	for _, want := range []string{"falco-runtime (default)", "Runtime security with Falco", "audit-logging", "API server auditing", "15m", "cluster2", "ckslab up --scenario ID"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("scenarios does not say %q:\n%s", want, r.out)
+		}
+	}
+}
+
+func TestTaskOfEachScenarioWithoutALab(t *testing.T) {
+	t.Setenv("CKSLAB_CACHE_DIR", t.TempDir())
+	r := run(t, "", "task", "--scenario", "audit-logging")
+	if r.code != 0 || !strings.Contains(r.out, "ssh cluster2-controlplane1") || !strings.Contains(r.out, "/var/log/kubernetes/audit-logs.txt") ||
+		!strings.Contains(r.out, "create it with ckslab up --scenario audit-logging.") {
+		t.Errorf("task --scenario audit-logging: %+v", r)
+	}
+	r = run(t, "", "task")
+	if r.code != 0 || !strings.Contains(r.out, "cluster1-node1") || !strings.Contains(r.out, "create it with ckslab up.") {
+		t.Errorf("task: %+v", r)
+	}
+	for _, args := range [][]string{{"task", "--scenario", "nope"}, {"up", "--scenario", "nope"}} {
+		r = run(t, "", args...)
+		if r.code != 2 || !strings.Contains(r.errOut, `there is no scenario "nope": choose one of audit-logging, falco-runtime`) {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+	r = run(t, "", "task", "--scenario", "audit-logging", "--seed", "3")
+	if r.code != 1 || !strings.Contains(r.errOut, "one set of names") {
+		t.Errorf("a seed for the auditing scenario: %+v", r)
+	}
+}
+
+// Without --name, a command works on the only lab there is; with several, on cluster1.
+func TestCommandsTakeTheOnlyLab(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CKSLAB_CACHE_DIR", dir)
+	s := &lab.State{Schema: lab.StateSchema, Name: "cluster2", Scenario: "audit-logging", ReadyAt: time.Now()}
+	if err := s.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "hint")
+	if r.code != 0 || !strings.Contains(r.out, "static Pod manifest") {
+		t.Fatalf("hint on the only lab, cluster2: %+v", r)
+	}
+	r = run(t, "", "task")
+	if r.code != 0 || !strings.Contains(r.out, "API server auditing") || strings.Contains(r.out, "There is no lab") {
+		t.Errorf("task on the only lab, cluster2: %+v", r)
+	}
+	other := &lab.State{Schema: lab.StateSchema, Name: "lab3", Scenario: lab.ScenarioID, ReadyAt: time.Now()}
+	if err := other.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "", "hint")
+	if r.code != 2 || !strings.Contains(r.errOut, "there are 2 labs (cluster2, lab3) and none is cluster1: choose one with --name") {
+		t.Errorf("hint with two labs and no cluster1: %+v", r)
+	}
+	r = run(t, "", "hint", "--name", "cluster2")
+	if r.code != 0 || !strings.Contains(r.out, "--audit-") {
+		t.Errorf("hint --name cluster2: %+v", r)
+	}
+}

@@ -33,8 +33,12 @@ func addName(c *cobra.Command, name *string) {
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if !cmd.Flags().Changed("name") {
 			if dir, err := cacheDir(); err == nil {
-				if names, _ := lab.List(dir); len(names) == 1 {
+				names, _ := lab.List(dir)
+				switch {
+				case len(names) == 1:
 					*name = names[0]
+				case len(names) > 1 && !slices.Contains(names, lab.DefaultName):
+					return &cli.UsageError{Err: fmt.Errorf("there are %d labs (%s) and none is %s: choose one with --name", len(names), strings.Join(names, ", "), lab.DefaultName)}
 				}
 			}
 		}
@@ -73,7 +77,7 @@ func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 	}
 	c := &cobra.Command{
 		Use:   "up",
-		Short: "Create the lab: the kind cluster, Falco on cluster1-node1, the exam terminal",
+		Short: "Create the lab: the kind cluster, the scenario (Falco on cluster1-node1 by default), the exam terminal",
 		Long: `Create the lab, or converge one that an interrupted up left behind. --scenario chooses
 the task (ckslab scenarios lists them; default falco-runtime); the lab is named after the
 scenario's cluster (cluster1, cluster2 for audit-logging) unless --name says otherwise,
@@ -273,9 +277,10 @@ func NewShellCommand(streams cli.IOStreams) *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:   "shell [-- COMMAND...]",
-		Short: "Open the exam terminal (kubectl with context workload-prod, ssh cluster1-node1, /opt/course)",
-		Long: `Open a shell in the exam terminal: kubectl is set to context workload-prod, ssh
-cluster1-node1 works, and /opt/course is the lab's course folder on this machine,
+		Short: "Open the exam terminal (kubectl with the task's context, ssh to the nodes, /opt/course)",
+		Long: `Open a shell in the exam terminal: kubectl is set to the task's context (workload-prod;
+infra-prod for audit-logging), ssh cluster1-node1 works (and ssh cluster2-controlplane1
+in the auditing lab), and /opt/course is the lab's course folder on this machine,
 which ckslab grade reads. After --, runs that command instead of a shell.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := cacheDir()
@@ -453,8 +458,12 @@ offenders' namespaces, Deployments, Pods, container ids) unless your own work sh
 Each grade is kept in the lab's folder, with the time spent on the task; --history
 lists them. reset keeps them; down moves them aside with your course folder.
 
+A lab of the auditing scenario (audit-logging) is graded by the API server that runs:
+the flags of its process, its policy as it reads it, and the events it logs for requests
+grade makes (dry runs); an API server that does not answer within 45 s cannot be graded.
+
 Exit codes: 0 all scored checks pass (warnings allowed), 1 some fail, 2 could not grade
-(no lab, cluster down, ...).`,
+(no lab, cluster down, the API server not running, ...).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := grader.ParseFormat(output)
@@ -598,7 +607,11 @@ the start, your answer file moved aside (renamed with the time, never deleted), 
 /etc/falco as the lab made it (edited files restored, files you added removed), the
 offenders' container ids recorded again, the hints from the first,
 the task's clock started again. Your kept grades stay, and so do revealed names (after
-solve or the last hint): reset brings back the same names.`,
+solve or the last hint): reset brings back the same names.
+
+On a lab of the auditing scenario: the API server's original manifest and the basic
+policy back (your files moved aside on the control plane, never deleted), the audit log
+removed, the API server waited for.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := cacheDir()
