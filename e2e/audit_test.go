@@ -163,6 +163,17 @@ var _ = Describe("the API server auditing scenario", Label("audit"), Ordered, fu
 		Expect(onCP(ctx, "test -e "+in.Audit.LogPath+" && echo there || echo none")).To(Equal("none\n"), "nothing is audited at the start")
 	})
 
+	It("is repaired by up: the control plane's sshd, which the task needs", func(ctx SpecContext) {
+		onCP(ctx, "systemctl stop ssh")
+		s, err := lab.Up(ctx, opts)
+		must(err, "ckslab up on the auditing lab")
+		Expect(s.Repaired).To(ContainElement("started ssh on " + in.ControlPlaneNode + " again (it was not running)"))
+		out, err := inContainer(ctx, state.Terminal, "ssh", "-o", "BatchMode=yes", in.ControlPlaneNode, "true")
+		Expect(err).NotTo(HaveOccurred(), out)
+		_, err = lab.Up(ctx, opts)
+		Expect(err).To(MatchError(lab.ErrAlreadyUp))
+	})
+
 	It("fails every check of a fresh lab, each saying what it saw", func(ctx SpecContext) {
 		r := grade(ctx)
 		Expect(r.Summary().ExitCode).To(Equal(grader.ExitFail))
@@ -171,9 +182,13 @@ var _ = Describe("the API server auditing scenario", Label("audit"), Ordered, fu
 			Expect(result(r, id).Status).To(Equal(grader.Fail), "%s: %s", id, text(result(r, id)))
 		}
 		Expect(result(r, audit.IDPolicyExtends).Status).To(Equal(grader.Skip))
-		Expect(result(r, audit.IDPolicyFlag).Message).To(ContainSubstring("has no --audit-policy-file"))
-		Expect(result(r, audit.IDRetention).Message).To(ContainSubstring("--audit-log-maxbackup"))
+		Expect(result(r, audit.IDPolicyFlag).Message).To(ContainSubstring("has no audit policy file"))
+		Expect(result(r, audit.IDRetention).Message).To(ContainSubstring("no limit on the old log files it keeps"))
 		Expect(result(r, "audit-namespaces").Message).To(ContainSubstring("no audit log at " + in.Audit.LogPath))
+		// the grade teaches without handing over the answer: no flag the learner has not written is named
+		Expect(r.Disclosure.Withheld).To(BeTrue())
+		Expect(rendered(r)).NotTo(ContainSubstring("--audit-"))
+		Expect(rendered(r)).To(ContainSubstring("The flags the task needs are withheld"))
 	})
 
 	It("passes the reference solution, performed in the exam terminal", func(ctx SpecContext) {

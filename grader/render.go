@@ -185,8 +185,10 @@ func renderText(w io.Writer, r *Report, opts RenderOptions) error {
 	}
 	switch {
 	case r.Disclosure.Withheld:
-		t.printf("%s\n", t.paint(ansiDim, fmt.Sprintf("The names and ids the task asks you to find are withheld, except those your work shows. "+
-			"Stuck? ckslab hint%s. The answer: ckslab grade%s --reveal.", r.Disclosure.LabFlag, r.Disclosure.LabFlag)))
+		t.printf("%s\n", t.paint(ansiDim, fmt.Sprintf("%s are withheld, except those your work shows. "+
+			"Stuck? ckslab hint%s. The answer: ckslab grade%s --reveal.", r.Disclosure.what(), r.Disclosure.LabFlag, r.Disclosure.LabFlag)))
+	case r.Disclosure.Reason != "" && r.Disclosure.What != "":
+		t.printf("%s\n", t.paint(ansiDim, r.Disclosure.What+" are shown: "+r.Disclosure.Reason+"."))
 	case r.Disclosure.Reason != "":
 		t.printf("%s\n", t.paint(ansiDim, "Names and ids are shown: "+r.Disclosure.Reason+"."))
 	}

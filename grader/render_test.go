@@ -122,6 +122,17 @@ func TestRenderLabReportGolden(t *testing.T) {
 	if rev["withheld"] != false || rev["revealed_because"] != "ckslab solve was run" {
 		t.Errorf("revealed JSON: withheld %v, revealed_because %v", rev["withheld"], rev["revealed_because"])
 	}
+	// another scenario names what it withholds
+	flags := labReport()
+	flags.Disclosure = Disclosure{Withheld: true, What: "The flags the task needs", LabFlag: " --name cluster2"}
+	if text := string(renderReport(t, flags, Text, RenderOptions{})); !strings.Contains(text, "The flags the task needs are withheld, except those your work shows. Stuck? ckslab hint --name cluster2.") ||
+		strings.Contains(text, "names and ids") {
+		t.Errorf("withheld flags:\n%s", text)
+	}
+	flags.Disclosure = Disclosure{What: "The flags the task needs", Reason: "the last hint was shown"}
+	if text := string(renderReport(t, flags, Text, RenderOptions{})); !strings.Contains(text, "The flags the task needs are shown: the last hint was shown.") {
+		t.Errorf("shown flags:\n%s", text)
+	}
 }
 
 func TestTaskTimeString(t *testing.T) {

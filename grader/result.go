@@ -107,6 +107,17 @@ type Disclosure struct {
 	Reason string
 	// LabFlag is added to the ckslab commands the report suggests (" --name lab2").
 	LabFlag string
+	// What names what is withheld or shown, for the report's last line; empty: "The names and ids the task
+	// asks you to find" (the Falco task), "The flags the task needs" (the auditing task).
+	What string
+}
+
+// what is d.What, or the Falco task's words.
+func (d Disclosure) what() string {
+	if d.What != "" {
+		return d.What
+	}
+	return "The names and ids the task asks you to find"
 }
 
 // TaskTime is the time spent on a task against its budget. There is no hard

@@ -88,6 +88,9 @@ type Instance struct {
 	Solution []Step
 }
 
+// UsesFalco says whether the lab runs Falco on the worker for the task (the Falco task; not the auditing one).
+func (in *Instance) UsesFalco() bool { return in.Audit == nil }
+
 // Offender returns the offender of case n (1 or 2).
 func (in *Instance) Offender(n int) (Workload, bool) {
 	for _, w := range in.Offenders {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -223,5 +224,62 @@ func TestFalcoTaskTextCarriesTheFacts(t *testing.T) {
 		if strings.Contains(text, secret) {
 			t.Errorf("task text names %q", secret)
 		}
+	}
+}
+
+// The auditing scenario's setup is checked like the rest: each mistake names its field and line.
+func TestAuditSetupMistakes(t *testing.T) {
+	file := string(must(fs.ReadFile(FS(), "audit-logging/"+FileName)))
+	policy := must(fs.ReadFile(FS(), "audit-logging/basic-policy.yaml"))
+	tests := []struct {
+		name, old, new string
+		noPolicy       bool
+		want           []string
+	}{
+		{name: "basic policy missing", noPolicy: true, want: []string{"spec.setup.audit.basicPolicy:", "basic-policy.yaml is missing or empty"}},
+		{name: "probe of pods", old: "resource: serviceaccounts", new: "resource: pods", want: []string{"spec.setup.audit.probes[5].resource:", `unknown resource "pods"`}},
+		{name: "probe of no check", old: "check: audit-catch-all", new: "check: audit-nope", want: []string{"spec.setup.audit.probes[5].check:", `belongs to "audit-nope", which is not a scored check`}},
+		{name: "probe in no namespace of the lab", old: "namespace: default", new: "namespace: team-nowhere", want: []string{"spec.setup.audit.probes[5].namespace:", `namespace "team-nowhere" does not exist in the lab`}},
+		{name: "no retention", old: "maxAge: 10", new: "maxAge: 0", want: []string{"spec.setup.audit.maxAge:", "is 0"}},
+		{name: "relative log path", old: "logPath: /var/log/kubernetes/audit-logs.txt", new: "logPath: audit.log", want: []string{"spec.setup.audit.logPath:", `"audit.log" is not usable`}},
+		{name: "a level Kubernetes lacks", old: "level: Request\n", new: "level: Body\n", want: []string{"spec.setup.audit.probes[1].level:", `unknown level "Body"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := file
+			if tt.old != "" {
+				if !strings.Contains(text, tt.old) {
+					t.Fatalf("the scenario has no %q", tt.old)
+				}
+				text = strings.Replace(text, tt.old, tt.new, 1)
+			}
+			fsys := fstest.MapFS{"audit-logging/" + FileName: {Data: []byte(text)}}
+			if !tt.noPolicy {
+				fsys["audit-logging/basic-policy.yaml"] = &fstest.MapFile{Data: policy}
+			}
+			_, err := LoadFS(fsys, "audit-logging/"+FileName)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			rest := err.Error()
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("error lacks %q (in order):\n%s", w, err)
+				}
+				rest = rest[i+len(w):]
+			}
+			if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("no line in %v", err)
+			}
+		})
+	}
+	// unchanged, it loads, with the policy read
+	s, err := LoadFS(fstest.MapFS{"audit-logging/" + FileName: {Data: []byte(file)}, "audit-logging/basic-policy.yaml": {Data: policy}}, "audit-logging/"+FileName)
+	if err != nil || string(s.Spec.Setup.Audit.Policy) != string(policy) {
+		t.Fatalf("the scenario as it is: %v", err)
+	}
+	if _, err := s.Instantiate(1); err == nil || !strings.Contains(err.Error(), "one set of names") {
+		t.Errorf("seed 1: %v", err)
 	}
 }

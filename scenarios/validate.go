@@ -481,8 +481,9 @@ func (v *validator) templates(s *Scenario) {
 	}
 	for _, f := range textFields(s) {
 		if _, err := render(*f.text, data); err != nil {
-			v.add("use the fields {{.Context}}, {{.Node}}, {{.AnswerFile}}, {{.MinSpanSeconds}}, {{.Cluster}}, "+
-				"{{.FalcoRulesFile}}, {{.Case1.Namespace}}, {{.Case1.Deployment}}, {{.Case1.Container}}, {{.Case1.Rule}} (and Case2)", f.at, "%v", err)
+			v.add("use the fields {{.Context}}, {{.Node}}, {{.ControlPlaneNode}}, {{.Cluster}}; for the Falco task {{.AnswerFile}}, {{.MinSpanSeconds}}, "+
+				"{{.FalcoRulesFile}}, {{.Case1.Namespace}}, {{.Case1.Deployment}}, {{.Case1.Container}}, {{.Case1.Rule}} (and Case2); "+
+				"for the auditing task {{.Audit.PolicyFile}}, {{.Audit.LogPath}}, {{.Audit.MaxAge}}, {{.Audit.MaxBackup}}", f.at, "%v", err)
 		}
 	}
 }

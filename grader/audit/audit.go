@@ -81,7 +81,23 @@ type ProbeResult struct {
 type Options struct {
 	// Remote is where a learner looks, as "ssh cluster2-controlplane1".
 	Remote string
+	// Withhold keeps the names of the flags the task needs out of the results, except those the learner's own
+	// work shows (set in the running process or the manifest): the report says what is missing in words, and
+	// the hints name the flags.
+	Withhold bool
 }
+
+// flagWords says in words what each flag of the task sets, for a report that withholds the flags' names.
+var flagWords = map[string]struct{ sets, missing string }{
+	FlagPolicyFile: {"the audit policy file it reads", "no audit policy file"},
+	FlagLogPath:    {"the file it writes its audit log to", "no audit log file"},
+	FlagMaxBackup:  {"how many old audit log files it keeps", "no limit on the old log files it keeps"},
+	FlagMaxAge:     {"how many days it keeps audit logs", "no limit on the days it keeps logs"},
+}
+
+// fixWithheld is the remediation of a flag check whose flag is withheld.
+const fixWithheld = "The API server's audit settings are flags of its command in the static Pod manifest on the control plane; " +
+	"the kubelet restarts it when that file changes. Which flags: ckslab hint."
 
 // Flag returns the value of flag in args (--flag=value or --flag value; the last one counts) and whether it is
 // there.
@@ -117,11 +133,11 @@ func Check(in *scenarios.Instance, o Observed, opts Options) (results, health []
 		}
 		switch c.ID {
 		case IDPolicyFlag:
-			r = flagCheck(r, o, FlagPolicyFile, a.PolicyFile, "audits nothing")
+			r = flagCheck(r, o, FlagPolicyFile, a.PolicyFile, "audits nothing", opts)
 		case IDLogPath:
 			r = logPath(r, o, a, opts)
 		case IDRetention:
-			r = retention(r, o, a)
+			r = retention(r, o, a, opts)
 		case IDPolicyExtends:
 			r = extends(r, o, a)
 		default:
@@ -152,10 +168,20 @@ func running(in *scenarios.Instance, o Observed, opts Options) grader.Result {
 	return r
 }
 
+// shown: the learner's work names flag (the running process or the manifest has it), or nothing is withheld.
+func shown(o Observed, flag string, opts Options) bool {
+	_, inArgs := Flag(o.Args, flag)
+	_, inManifest := Flag(o.ManifestArgs, flag)
+	return !opts.Withhold || inArgs || inManifest
+}
+
 // flagCheck: the running process has flag=want.
-func flagCheck(r grader.Result, o Observed, flag, want, without string) grader.Result {
+func flagCheck(r grader.Result, o Observed, flag, want, without string, opts Options) grader.Result {
 	got, ok := Flag(o.Args, flag)
 	r.Expected = flag + "=" + want
+	if !shown(o, flag, opts) {
+		r.Expected = flagWords[flag].sets + ": " + want
+	}
 	switch {
 	case ok && got == want:
 		r.Status, r.Actual = grader.Pass, flag+"="+got
@@ -164,12 +190,18 @@ func flagCheck(r grader.Result, o Observed, flag, want, without string) grader.R
 	case ok:
 		r.Actual = flag + "=" + got
 		r.Message = fmt.Sprintf("The running API server has %s=%s, not %s.", flag, got, want)
+	case !shown(o, flag, opts):
+		r.Actual = flagWords[flag].missing
+		r.Message = "The running API server has " + flagWords[flag].missing + ": it " + without + "."
 	default:
 		r.Actual = "no " + flag
 		r.Message = "The running API server has no " + flag + ": it " + without + "."
 	}
 	r.Status = grader.Fail
 	r.Remediation = "Set " + flag + " in the API server's static Pod manifest on the control plane; the kubelet restarts it with the new flags."
+	if !shown(o, flag, opts) {
+		r.Remediation = fixWithheld
+	}
 	if m, mok := Flag(o.ManifestArgs, flag); mok && (m != got || !ok) {
 		r.Message += fmt.Sprintf(" The manifest has %s=%s, but the API server that runs was started without it.", flag, m)
 		r.Remediation = "The kubelet has not (yet) restarted the API server with the manifest's flags: wait a minute, then look at `crictl ps -a` and `journalctl -u kubelet` on the control plane."
@@ -178,7 +210,7 @@ func flagCheck(r grader.Result, o Observed, flag, want, without string) grader.R
 }
 
 func logPath(r grader.Result, o Observed, a *scenarios.AuditSetup, opts Options) grader.Result {
-	r = flagCheck(r, o, FlagLogPath, a.LogPath, "writes no audit log")
+	r = flagCheck(r, o, FlagLogPath, a.LogPath, "writes no audit log", opts)
 	if r.Status != grader.Pass {
 		return r
 	}
@@ -193,13 +225,23 @@ func logPath(r grader.Result, o Observed, a *scenarios.AuditSetup, opts Options)
 	return r
 }
 
-func retention(r grader.Result, o Observed, a *scenarios.AuditSetup) grader.Result {
+func retention(r grader.Result, o Observed, a *scenarios.AuditSetup, opts Options) grader.Result {
 	want := map[string]int{FlagMaxBackup: a.MaxBackup, FlagMaxAge: a.MaxAge}
-	var wrong, got []string
+	var wrong, got, exp []string
+	withheld := false
 	for _, f := range []string{FlagMaxBackup, FlagMaxAge} {
 		v, ok := Flag(o.Args, f)
 		n, err := strconv.Atoi(v)
+		if shown(o, f, opts) {
+			exp = append(exp, fmt.Sprintf("%s=%d", f, want[f]))
+		} else {
+			exp = append(exp, fmt.Sprintf("%s: %d", flagWords[f].sets, want[f]))
+		}
 		switch {
+		case !ok && !shown(o, f, opts):
+			withheld = true
+			wrong = append(wrong, flagWords[f].missing)
+			got = append(got, flagWords[f].missing)
 		case !ok:
 			wrong = append(wrong, "no "+f)
 			got = append(got, "no "+f)
@@ -210,8 +252,8 @@ func retention(r grader.Result, o Observed, a *scenarios.AuditSetup) grader.Resu
 			got = append(got, f+"="+v)
 		}
 	}
-	r.Expected = fmt.Sprintf("%s=%d %s=%d", FlagMaxBackup, a.MaxBackup, FlagMaxAge, a.MaxAge)
-	r.Actual = strings.Join(got, " ")
+	r.Expected = strings.Join(exp, "; ")
+	r.Actual = strings.Join(got, "; ")
 	if len(wrong) == 0 {
 		r.Status, r.Message = grader.Pass, "The running API server has "+r.Actual+"."
 		return r
@@ -219,6 +261,9 @@ func retention(r grader.Result, o Observed, a *scenarios.AuditSetup) grader.Resu
 	r.Status = grader.Fail
 	r.Message = fmt.Sprintf("The running API server has %s: the task keeps %d old log files and %d days of logs.", strings.Join(wrong, " and "), a.MaxBackup, a.MaxAge)
 	r.Remediation = "Both are flags of the API server, set in its static Pod manifest."
+	if withheld {
+		r.Remediation = fixWithheld
+	}
 	return r
 }
 

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -791,5 +792,59 @@ func TestResultsMarshal(t *testing.T) {
 		if r := byID[id]; r.Expected == "" || r.Expected != r.Actual {
 			t.Errorf("%s passes with expected %q and actual %q", id, r.Expected, r.Actual)
 		}
+	}
+}
+
+// A withheld report (the default grade) names no flag the learner has not written themselves: what is missing is
+// said in words; a flag their work shows (in the process or the manifest) is named.
+func TestWithheldFlags(t *testing.T) {
+	in := instance(t)
+	args := correctArgs()
+	for _, f := range []string{audit.FlagPolicyFile, audit.FlagLogPath, audit.FlagMaxAge, audit.FlagMaxBackup} {
+		args = without(args, f)
+	}
+	o := audit.Observed{Running: true, Args: args, ManifestArgs: args}
+	for _, p := range in.Audit.Probes {
+		o.Probes = append(o.Probes, audit.ProbeResult{Probe: p, Name: "ckslab-probe-0123abcd-" + p.ID})
+	}
+	all := func(results []grader.Result) string {
+		var b strings.Builder
+		for _, r := range results {
+			fmt.Fprintf(&b, "%s\n%s\n%s\n%s\n", r.Message, r.Expected, r.Actual, r.Remediation)
+		}
+		return b.String()
+	}
+	results, _ := audit.Check(in, o, audit.Options{Remote: "ssh x", Withhold: true})
+	text := all(results)
+	if strings.Contains(text, "--audit") {
+		t.Errorf("a withheld report of a fresh lab names a flag:\n%s", text)
+	}
+	for _, want := range []string{"no audit policy file", "no audit log file", "no limit on the old log files it keeps", "ckslab hint", policyFile, logPath} {
+		if !strings.Contains(text, want) {
+			t.Errorf("a withheld report does not say %q:\n%s", want, text)
+		}
+	}
+	for _, r := range results {
+		if r.Status == grader.Pass {
+			t.Errorf("%s passes a fresh lab", r.ID)
+		}
+	}
+
+	// the learner's own work: a wrong maxage in the process, the policy flag only in the manifest
+	o.Args = append(slices.Clone(args), audit.FlagMaxAge+"=30")
+	o.ManifestArgs = append(slices.Clone(args), audit.FlagPolicyFile+"="+policyFile)
+	results, _ = audit.Check(in, o, audit.Options{Remote: "ssh x", Withhold: true})
+	byID := map[string]grader.Result{}
+	for _, r := range results {
+		byID[r.ID] = r
+	}
+	if m := byID[audit.IDRetention].Message; !strings.Contains(m, audit.FlagMaxAge+"=30") || strings.Contains(m, audit.FlagMaxBackup) {
+		t.Errorf("retention: %s", m)
+	}
+	if m := byID[audit.IDPolicyFlag].Message; !strings.Contains(m, "The manifest has "+audit.FlagPolicyFile) {
+		t.Errorf("policy flag: %s", m)
+	}
+	if text := all(results); strings.Contains(text, audit.FlagLogPath) || strings.Contains(text, audit.FlagMaxBackup) {
+		t.Errorf("flags the learner has not written are named:\n%s", text)
 	}
 }

@@ -102,8 +102,8 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}
 	report.Disclosure = disclosure(s, g.reveal)
 	if in.Audit != nil {
-		// nothing to find in this task, so nothing to withhold
-		report.Disclosure = grader.Disclosure{LabFlag: report.Disclosure.LabFlag}
+		// what is withheld here: the API server's flags, which the task asks the learner to know
+		report.Disclosure.What = "The flags the task needs"
 		gradeAudit(ctx, cacheDir, name, in, report)
 		return report, nil
 	}
@@ -261,5 +261,5 @@ func gradeAudit(ctx context.Context, cacheDir, name string, in *scenarios.Instan
 	} else {
 		obs = auditlogging.Observe(ctx, NodeContainer(ControlPlaneContainer(name)), c, in, APIServerWait)
 	}
-	report.Results, report.Health = audit.Check(in, obs, audit.Options{Remote: "ssh " + in.ControlPlaneNode})
+	report.Results, report.Health = audit.Check(in, obs, audit.Options{Remote: "ssh " + in.ControlPlaneNode, Withhold: report.Disclosure.Withheld})
 }

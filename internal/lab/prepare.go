@@ -206,7 +206,7 @@ func (p *preparation) node(ctx context.Context) error {
 	if err := startNodeServices(ctx, n); err != nil {
 		return err
 	}
-	if p.in.Audit == nil {
+	if p.in.UsesFalco() {
 		// The recorder notes the offenders' container ids from their first
 		// start on, whenever that comes.
 		if err := StartTruthRecorder(ctx, n, p.in); err != nil {

@@ -28,7 +28,7 @@ var nodeServices = []string{"rsyslog", "ssh", truthUnit}
 func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted bool) error {
 	o, st := l.opts, l.opts.Status
 	nodeServices := nodeServices
-	if s.ScenarioID() != ScenarioID {
+	if !HasFalco(s) {
 		nodeServices = nodeServices[:2] // the truth recorder is the Falco scenario's
 	}
 	if err := st.Step("Checking the worker's host name and services ("+strings.Join(nodeServices, ", ")+")", func() error {
@@ -106,19 +106,29 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 	}); err != nil {
 		return err
 	}
-	return st.Step("Checking the exam terminal's kubectl and ssh "+cluster.WorkerNodeName(o.Name), func() error {
-		if err := terminalWorks(ctx, o.Name); err == nil {
+	in, err := Instance(s)
+	if err != nil {
+		return err
+	}
+	return st.Step("Checking the exam terminal's kubectl and ssh "+strings.Join(SSHNodes(in), ", "), func() error {
+		if in.Audit != nil {
+			// the task is done on the control plane: its sshd too
+			cp := NodeContainer(ControlPlaneContainer(o.Name))
+			if _, err := cp.Exec(ctx, nil, "systemctl", "is-active", "--quiet", "ssh"); err != nil {
+				if out, err := cp.Exec(ctx, nil, "systemctl", "restart", "ssh"); err != nil {
+					return fmt.Errorf("ssh on %s is not running and does not start: %s", in.ControlPlaneNode, strings.TrimSpace(string(out)+" "+err.Error()))
+				}
+				s.Repaired = append(s.Repaired, "started ssh on "+in.ControlPlaneNode+" again (it was not running)")
+			}
+		}
+		if err := terminalWorks(ctx, o.Name, SSHNodes(in)); err == nil {
 			return nil
 		}
 		// Its kubeconfig and ssh set-up again, as up made them; then it must work.
-		in, err := Instance(s)
-		if err != nil {
-			return err
-		}
 		if err := newPreparation(l, in, false).finishTerminal(ctx); err != nil {
 			return fmt.Errorf("the exam terminal does not work, and setting it up again failed: %w", err)
 		}
-		if err := terminalWorks(ctx, o.Name); err != nil {
+		if err := terminalWorks(ctx, o.Name, SSHNodes(in)); err != nil {
 			return fmt.Errorf("the exam terminal does not work after setting it up again: %w", err)
 		}
 		s.Repaired = append(s.Repaired, "set up the exam terminal's kubectl and ssh again")
@@ -164,15 +174,16 @@ func nodesReady(ctx context.Context, c kubernetes.Interface) (bool, string, erro
 	return true, "", nil
 }
 
-// terminalWorks runs the exam terminal's kubectl and ssh to the worker, as a learner's first commands.
-func terminalWorks(ctx context.Context, name string) error {
+// terminalWorks runs the exam terminal's kubectl and ssh to each of nodes, as a learner's first commands.
+func terminalWorks(ctx context.Context, name string, nodes []string) error {
 	t := NodeContainer(TerminalName(name))
 	if out, err := t.Exec(ctx, nil, "kubectl", "get", "nodes", "--request-timeout=10s"); err != nil {
 		return fmt.Errorf("kubectl get nodes in the terminal: %s", strings.TrimSpace(string(out)+" "+err.Error()))
 	}
-	node := cluster.WorkerNodeName(name)
-	if out, err := t.Exec(ctx, nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
-		return fmt.Errorf("ssh %s in the terminal: %s", node, strings.TrimSpace(string(out)+" "+err.Error()))
+	for _, node := range nodes {
+		if out, err := t.Exec(ctx, nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "true"); err != nil {
+			return fmt.Errorf("ssh %s in the terminal: %s", node, strings.TrimSpace(string(out)+" "+err.Error()))
+		}
 	}
 	return nil
 }

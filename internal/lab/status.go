@@ -55,7 +55,7 @@ func Inspect(ctx context.Context, cacheDir, name string) (*Report, error) {
 	}
 	r.Terminal = containerState(ctx, TerminalName(name))
 	switch {
-	case s.ScenarioID() != ScenarioID:
+	case !HasFalco(s):
 		r.Falco = "none (scenario " + s.ScenarioID() + " has no Falco)"
 	case !s.Falco.Installed && s.Falco.Version != "":
 		r.Falco = "does not run: " + s.Falco.Missing

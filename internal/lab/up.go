@@ -338,7 +338,7 @@ func (l *Lab) repair(ctx context.Context, prev *State) (*State, error) {
 	if err := l.checkParts(ctx, prev, n, len(prev.Repaired) > 0); err != nil {
 		return nil, fmt.Errorf("%w\nThe lab could not be repaired: remove it with ckslab down%s (your work is kept aside) and run ckslab up%s", err, nameFlag(o.Name), nameFlag(o.Name))
 	}
-	if prev.ScenarioID() != ScenarioID {
+	if !HasFalco(prev) {
 		// no Falco in this scenario's labs
 		if err := prev.Save(o.CacheDir); err != nil {
 			return nil, err
@@ -454,7 +454,7 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	if in.Audit == nil {
+	if in.UsesFalco() {
 		if err := l.installFalco(ctx, worker, p.preflight); err != nil {
 			return err
 		}

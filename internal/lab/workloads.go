@@ -28,6 +28,12 @@ func Instance(s *State) (*scenarios.Instance, error) {
 	return InstanceOf(s.ScenarioID(), s.Name, s.Seed)
 }
 
+// HasFalco says whether the lab's scenario runs Falco (false also when the scenario cannot be read).
+func HasFalco(s *State) bool {
+	in, err := Instance(s)
+	return err == nil && in.UsesFalco()
+}
+
 // InstanceOf returns the instance of scenario for a lab called name made with seed.
 func InstanceOf(scenario, name string, seed int64) (*scenarios.Instance, error) {
 	sc, err := scenarios.Load(scenario)

@@ -166,7 +166,7 @@ command at work.`,
 }
 
 func printReady(streams cli.IOStreams, s *lab.State, took time.Duration) {
-	if s.ScenarioID() != lab.ScenarioID {
+	if !lab.HasFalco(s) {
 		in, err := lab.Instance(s)
 		if err != nil {
 			fmt.Fprintf(streams.Out, "\nLab %q is up (%s).\n", s.Name, took.Round(time.Second))
@@ -405,7 +405,7 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 					return &cli.UsageError{Err: fmt.Errorf("lab %q runs scenario %s, not %s: leave out --scenario, or name another lab with --name", name, s.ScenarioID(), scenario)}
 				}
 				scenario = s.ScenarioID()
-				if !s.Falco.Installed && scenario == lab.ScenarioID {
+				if !s.Falco.Installed && lab.HasFalco(s) {
 					note = "\nNote: this lab has no Falco (" + s.Falco.Missing + ")\n"
 				}
 				if in, ierr := lab.Instance(s); ierr == nil {
