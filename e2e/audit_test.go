@@ -216,7 +216,9 @@ var _ = Describe("the API server auditing scenario", Label("audit"), Ordered, fu
 		expectOnly(r, audit.IDRetention, "audit-webapps-deployments", "audit-configmaps-secrets")
 		Expect(text(result(r, "audit-configmaps-secrets"))).To(ContainSubstring("Secret in namespace webapps (ckslab made it as a dry run) was logged at level RequestResponse"))
 		Expect(text(result(r, "audit-webapps-deployments"))).To(ContainSubstring("Deployment in namespace team-ledger"))
-		Expect(result(r, audit.IDRetention).Message).To(ContainSubstring("no --audit-log-maxbackup"))
+		// withheld (lab.Solve, unlike ckslab solve, does not reveal): the flag the learner's manifest lacks is said in words
+		Expect(result(r, audit.IDRetention).Message).To(ContainSubstring("no limit on the old log files it keeps"))
+		Expect(result(r, audit.IDRetention).Message).NotTo(ContainSubstring("--audit-log-maxbackup"))
 
 		// the right policy written, the API server not restarted: it still logs by the one it read at start
 		onCP(ctx, "cp /root/solved-policy.yaml "+in.Audit.PolicyFile)
@@ -236,8 +238,12 @@ var _ = Describe("the API server auditing scenario", Label("audit"), Ordered, fu
 		restart(ctx, `sed '/--audit-policy-file/d' /root/solved.yaml > /root/next.yaml`, true)
 		r := grade(ctx)
 		Expect(result(r, audit.IDPolicyFlag).Status).To(Equal(grader.Fail))
-		Expect(result(r, audit.IDPolicyFlag).Message).To(ContainSubstring("has no --audit-policy-file"))
+		Expect(result(r, audit.IDPolicyFlag).Message).To(ContainSubstring("has no audit policy file"))
 		Expect(result(r, audit.IDPolicyExtends).Status).To(Equal(grader.Skip))
+		// revealed, as after ckslab solve: the flag is named
+		rev, err := lab.Grade(ctx, cacheDir, e2eAuditLab, lab.WithReveal(true))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(result(rev, audit.IDPolicyFlag).Message).To(ContainSubstring("has no --audit-policy-file"))
 		for _, id := range auditBehaviourChecks {
 			Expect(result(r, id).Status).To(Equal(grader.Fail), "%s: %s", id, text(result(r, id)))
 		}
