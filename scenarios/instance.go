@@ -91,6 +91,15 @@ type Instance struct {
 // UsesFalco says whether the lab runs Falco on the worker for the task (the Falco task; not the auditing one).
 func (in *Instance) UsesFalco() bool { return in.Audit == nil }
 
+// SSHNodes are the nodes the task reaches with ssh <node> from the exam terminal: the worker, and the control
+// plane first when the task is done there (the auditing task).
+func (in *Instance) SSHNodes() []string {
+	if in.Audit != nil {
+		return []string{in.ControlPlaneNode, in.WorkerNode}
+	}
+	return []string{in.WorkerNode}
+}
+
 // Offender returns the offender of case n (1 or 2).
 func (in *Instance) Offender(n int) (Workload, bool) {
 	for _, w := range in.Offenders {

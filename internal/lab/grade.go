@@ -16,13 +16,11 @@ import (
 	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/grader/answerfile"
-	"github.com/ckslab/ckslab/grader/audit"
 	gradercluster "github.com/ckslab/ckslab/grader/cluster"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/version"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
-	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // IDFalcoRunning is the health check of Falco on the worker.
@@ -101,12 +99,16 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 	report := &grader.Report{Tool: "ckslab", Version: version.Get(), Name: in.ScenarioID, Subject: "lab " + name,
 		GradedAt: now, Task: s.TaskTime(now, in.TimeBudget), During: Busy(cacheDir, name)}
 	report.Disclosure = disclosure(s, g.reveal)
-	if in.Audit != nil {
-		// what is withheld here: the API server's flags, which the task asks the learner to know
-		report.Disclosure.What = "The flags the task needs"
-		gradeAudit(ctx, cacheDir, name, in, report)
-		return report, nil
+	if err := scenarioLabOf(in).grade(ctx, cacheDir, s, in, report); err != nil {
+		return nil, err
 	}
+	return report, nil
+}
+
+// grade grades the Falco task: the answer file against the recorded truth and Falco's alerts, the cluster's
+// Deployments, and the health of the node and of Falco.
+func (falcoLab) grade(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, report *grader.Report) error {
+	name := s.Name
 	withhold := report.Disclosure.Withheld
 	node := NodeContainer(WorkerContainer(name))
 	c, clientErr := Client(cacheDir, name)
@@ -135,8 +137,11 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 				Message:     "ckslab recorded no container id of the case-1 offender, so the answer file cannot be judged.",
 				Remediation: "Re-arm the lab with `ckslab reset` (the truth is recorded again) and redo the task."})
 		}
-	} else if res, err = answerfile.Check(AnswerPath(s, in), opts); err != nil {
-		return nil, err
+	} else {
+		var err error
+		if res, err = answerfile.Check(AnswerPath(s, in), opts); err != nil {
+			return err
+		}
 	}
 	results := res.Checks
 	results = append(results, answerfile.CheckReal(res, falcoRecord(ctx, s, node), 0, 0))
@@ -157,7 +162,7 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 		}
 	}
 	report.Results = results
-	return report, nil
+	return nil
 }
 
 // disclosure decides what a grade of the lab may name: everything when asked
@@ -247,19 +252,3 @@ func falcoHealth(ctx context.Context, s *State, in *scenarios.Instance, node fal
 	return r
 }
 
-// APIServerWait is how long grading an auditing lab waits for an API server that does not run or answer: just
-// after the manifest's edit the kubelet restarts it, which takes from seconds to a minute.
-const APIServerWait = 45 * time.Second
-
-// gradeAudit grades the auditing task from what the running API server does (grader/audit).
-func gradeAudit(ctx context.Context, cacheDir, name string, in *scenarios.Instance, report *grader.Report) {
-	c, err := Client(cacheDir, name)
-	var obs audit.Observed
-	if err != nil {
-		// not the API server's fault, but nothing can be asked of it
-		obs.NotRunning = "ckslab cannot reach it: " + err.Error()
-	} else {
-		obs = auditlogging.Observe(ctx, NodeContainer(ControlPlaneContainer(name)), c, in, APIServerWait)
-	}
-	report.Results, report.Health = audit.Check(in, obs, audit.Options{Remote: "ssh " + in.ControlPlaneNode, Withhold: report.Disclosure.Withheld})
-}

@@ -17,7 +17,6 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
-	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // NextHint returns the next hint of the ladder, its number and the ladder's
@@ -213,10 +212,13 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	if err != nil {
 		return err
 	}
-	if in.Audit != nil {
-		return resetAudit(ctx, cacheDir, s, in, c, st, out)
-	}
-	node := NodeContainer(WorkerContainer(name))
+	return scenarioLabOf(in).reset(ctx, cacheDir, s, in, c, st, out)
+}
+
+// reset re-arms the Falco task: the workloads and decoys back, the answer file moved aside, /etc/falco as the lab
+// made it, the truth recorded again.
+func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
+	node := NodeContainer(WorkerContainer(s.Name))
 	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
 	if err := st.Step("Putting the workloads and decoys back", func() error {
 		objs, err := ApplyWorkloads(ctx, c, in, set)
@@ -266,26 +268,3 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 	return s.Save(cacheDir)
 }
 
-// resetAudit re-arms the auditing task: the workloads, ConfigMaps and Secrets as at the start, the API server's
-// original manifest and the basic policy back (the learner's files moved aside on the control plane, never
-// deleted), the audit log removed, the hints from the first.
-func resetAudit(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
-	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
-	if err := st.Step("Putting the API server's manifest and the basic policy back, removing the audit log", func() error {
-		return auditlogging.Reset(ctx, NodeContainer(ControlPlaneContainer(s.Name)), c, in, out)
-	}); err != nil {
-		return err
-	}
-	if err := st.Step("Putting the workloads back", func() error {
-		objs, err := ApplyWorkloads(ctx, c, in, set)
-		if err != nil {
-			return err
-		}
-		return WaitAvailable(ctx, c, objs.Deployments, 3*time.Minute)
-	}); err != nil {
-		return err
-	}
-	s.HintsShown = 0
-	s.TaskStartedAt = time.Now().UTC()
-	return s.Save(cacheDir)
-}

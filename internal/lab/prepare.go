@@ -206,33 +206,17 @@ func (p *preparation) node(ctx context.Context) error {
 	if err := startNodeServices(ctx, n); err != nil {
 		return err
 	}
-	if p.in.UsesFalco() {
-		// The recorder notes the offenders' container ids from their first
-		// start on, whenever that comes.
-		if err := StartTruthRecorder(ctx, n, p.in); err != nil {
-			return err
-		}
-		pre, err := falco.CheckNode(ctx, n, falco.Pinned)
-		if err != nil {
-			return err
-		}
-		p.preflight = pre
+	if err := scenarioLabOf(p.in).prepareNodes(ctx, p, n); err != nil {
+		return err
 	}
 	select {
 	case <-p.pubReady:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := authorise(ctx, n, p.pub, cluster.WorkerNodeName(o.Name)); err != nil {
-		return err
-	}
-	if p.in.Audit != nil {
-		// The auditing task is done on the control plane: its sshd, the terminal's key there.
-		cp := NodeContainer(ControlPlaneContainer(o.Name))
-		if err := startNodeServices(ctx, cp); err != nil {
-			return fmt.Errorf("the control plane: %w", err)
-		}
-		if err := authorise(ctx, cp, p.pub, p.in.ControlPlaneNode); err != nil {
+	// the terminal's key on every node the task reaches with ssh
+	for _, node := range SSHNodes(p.in) {
+		if err := authorise(ctx, NodeContainer(nodeContainer(p.in, node)), p.pub, node); err != nil {
 			return err
 		}
 	}
@@ -250,6 +234,28 @@ func (p *preparation) node(ctx context.Context) error {
 		}
 	}
 	return nameNode(ctx, n, cluster.WorkerNodeName(o.Name))
+}
+
+// prepareNodes starts the worker's truth recorder (it notes the offenders' container ids from their first start
+// on, whenever that comes) and runs the Falco preflight.
+func (falcoLab) prepareNodes(ctx context.Context, p *preparation, worker falco.Node) error {
+	if err := StartTruthRecorder(ctx, worker, p.in); err != nil {
+		return err
+	}
+	pre, err := falco.CheckNode(ctx, worker, falco.Pinned)
+	if err != nil {
+		return err
+	}
+	p.preflight = pre
+	return nil
+}
+
+// nodeContainer is the container of the node the task calls node (one of SSHNodes).
+func nodeContainer(in *scenarios.Instance, node string) string {
+	if node == in.ControlPlaneNode {
+		return ControlPlaneContainer(in.Cluster)
+	}
+	return WorkerContainer(in.Cluster)
 }
 
 // authorise lets the exam terminal's key (pub) in as root on node n (named node in the task).
@@ -428,14 +434,16 @@ func (p *preparation) terminal(ctx context.Context) error {
 	if err := p.await(ctx, 250*time.Millisecond, "the worker container's address", addr); err != nil {
 		return err
 	}
-	node := cluster.WorkerNodeName(o.Name)
-	hosts := []string{"--add-host", node + ":" + ip}
-	if p.in.Audit != nil {
-		cpIP, err := containerIP(ctx, ControlPlaneContainer(o.Name))
+	hosts := []string{"--add-host", cluster.WorkerNodeName(o.Name) + ":" + ip}
+	for _, node := range SSHNodes(p.in) {
+		if node == p.in.WorkerNode {
+			continue
+		}
+		nodeIP, err := containerIP(ctx, nodeContainer(p.in, node))
 		if err != nil {
 			return err
 		}
-		hosts = append(hosts, "--add-host", p.in.ControlPlaneNode+":"+cpIP)
+		hosts = append(hosts, "--add-host", node+":"+nodeIP)
 	}
 	running, err := exec.Output(ctx, "docker", "inspect", "--format", "{{.State.Running}}", name)
 	switch {
@@ -468,9 +476,9 @@ func (p *preparation) terminal(ctx context.Context) error {
 	// ssh: a key made in the terminal; node authorises it.
 	// HostName: the worker container's name, which the engine's DNS resolves on the kind network, so ssh still
 	// finds the node when a restart of the engine gave it another address than /etc/hosts holds
-	sshConfig := sshHost(node, WorkerContainer(o.Name))
-	if p.in.Audit != nil {
-		sshConfig += sshHost(p.in.ControlPlaneNode, ControlPlaneContainer(o.Name))
+	var sshConfig string
+	for _, node := range SSHNodes(p.in) {
+		sshConfig += sshHost(node, nodeContainer(p.in, node))
 	}
 	pub, err := p.inTerminal(ctx, []byte(sshConfig), "sh", "-c", "mkdir -p /root/.kube /root/.ssh && cat > /root/.ssh/config && chmod 600 /root/.ssh/config && "+
 		"{ test -f /root/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C ckslab-terminal -f /root/.ssh/id_ed25519; } && cat /root/.ssh/id_ed25519.pub")
@@ -522,14 +530,8 @@ func (p *preparation) finishTerminal(ctx context.Context) error {
 	return nil
 }
 
-// SSHNodes are the nodes the exam terminal reaches with ssh <node>: the worker, and the control plane when the
-// task is done there.
-func SSHNodes(in *scenarios.Instance) []string {
-	if in.Audit != nil {
-		return []string{in.ControlPlaneNode, in.WorkerNode}
-	}
-	return []string{in.WorkerNode}
-}
+// SSHNodes are the nodes the exam terminal reaches with ssh <node> (scenarios.Instance.SSHNodes).
+func SSHNodes(in *scenarios.Instance) []string { return in.SSHNodes() }
 
 func (p *preparation) inTerminal(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {
 	c := exec.Command("docker", append([]string{"exec", "--interactive", TerminalName(p.l.opts.Name)}, argv...)...)

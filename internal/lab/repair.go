@@ -111,14 +111,17 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 		return err
 	}
 	return st.Step("Checking the exam terminal's kubectl and ssh "+strings.Join(SSHNodes(in), ", "), func() error {
-		if in.Audit != nil {
-			// the task is done on the control plane: its sshd too
-			cp := NodeContainer(ControlPlaneContainer(o.Name))
-			if _, err := cp.Exec(ctx, nil, "systemctl", "is-active", "--quiet", "ssh"); err != nil {
-				if out, err := cp.Exec(ctx, nil, "systemctl", "restart", "ssh"); err != nil {
-					return fmt.Errorf("ssh on %s is not running and does not start: %s", in.ControlPlaneNode, strings.TrimSpace(string(out)+" "+err.Error()))
+		for _, node := range SSHNodes(in) {
+			if node == in.WorkerNode {
+				continue // its services were checked above
+			}
+			// a node the task is done on: its sshd too
+			n := NodeContainer(nodeContainer(in, node))
+			if _, err := n.Exec(ctx, nil, "systemctl", "is-active", "--quiet", "ssh"); err != nil {
+				if out, err := n.Exec(ctx, nil, "systemctl", "restart", "ssh"); err != nil {
+					return fmt.Errorf("ssh on %s is not running and does not start: %s", node, strings.TrimSpace(string(out)+" "+err.Error()))
 				}
-				s.Repaired = append(s.Repaired, "started ssh on "+in.ControlPlaneNode+" again (it was not running)")
+				s.Repaired = append(s.Repaired, "started ssh on "+node+" again (it was not running)")
 			}
 		}
 		if err := terminalWorks(ctx, o.Name, SSHNodes(in)); err == nil {

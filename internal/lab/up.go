@@ -23,7 +23,6 @@ import (
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/internal/version"
 	"github.com/ckslab/ckslab/scenarios"
-	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
 )
 
 // ExamContext is the kubeconfig context the task tells the learner to use.
@@ -454,10 +453,9 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	if in.UsesFalco() {
-		if err := l.installFalco(ctx, worker, p.preflight); err != nil {
-			return err
-		}
+	k := scenarioLabOf(in)
+	if err := k.beforeWorkloads(ctx, l, p, worker); err != nil {
+		return err
 	}
 	if err := st.Step("Waiting for the workloads to run (and checking the terminal's kubectl and ssh)", func() error {
 		return runConcurrently(ctx, []task{
@@ -470,13 +468,19 @@ func (l *Lab) converge(ctx context.Context, create bool) error {
 		return err
 	}
 	p.waitWarm()
-	if in.Audit != nil {
-		return st.Step("Writing the basic audit policy to "+in.Audit.PolicyFile+" on "+in.ControlPlaneNode, func() error {
-			return auditlogging.Prepare(ctx, NodeContainer(ControlPlaneContainer(o.Name)), p.client, in)
-		})
-	}
+	return k.arm(ctx, l, p, worker)
+}
+
+// beforeWorkloads installs Falco on the worker (or records why the lab has none).
+func (falcoLab) beforeWorkloads(ctx context.Context, l *Lab, p *preparation, worker nodes.Node) error {
+	return l.installFalco(ctx, worker, p.preflight)
+}
+
+// arm records the offenders' container ids and waits for Falco's first alert of case 1.
+func (falcoLab) arm(ctx context.Context, l *Lab, p *preparation, worker nodes.Node) error {
+	st := l.opts.Status
 	if err := st.Step("Recording the offenders' container ids", func() error {
-		return l.recordTruth(ctx, falco.KindNode(worker), p.client, in)
+		return l.recordTruth(ctx, falco.KindNode(worker), p.client, p.in)
 	}); err != nil {
 		return err
 	}
