@@ -251,4 +251,3 @@ func falcoHealth(ctx context.Context, s *State, in *scenarios.Instance, node fal
 	r.Remediation = fmt.Sprintf("Start it again on the node: ssh %s, then service falco start (after a foreground falco, stop that one first).", in.WorkerNode)
 	return r
 }
-

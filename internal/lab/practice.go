@@ -267,4 +267,3 @@ func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenar
 	s.TaskStartedAt = time.Now().UTC() // the task starts again; attempts and Revealed are kept
 	return s.Save(cacheDir)
 }
-
