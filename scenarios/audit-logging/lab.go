@@ -253,15 +253,15 @@ func probe(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance) 
 	return out
 }
 
-// readEvents reads the probes' events from the log on the node. The API server writes an event once it has
-// answered, so the log is read again for a few seconds while a probe has none (one the policy logs at None
-// never gets one).
+// readEvents reads the probes' events from the log on the node. The API server writes a request's event as it
+// answers (the log backend blocks by default), so an event that is not there at once is read again for two
+// seconds only: one the policy logs at None never comes.
 func readEvents(ctx context.Context, cp Node, logPath string, o *audit.Observed) {
 	if len(o.Probes) == 0 {
 		return
 	}
 	token := o.Probes[0].Name[:len(probePrefix)+1+8]
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
 	for {
 		out, _ := cp.Exec(ctx, nil, "sh", "-c", `grep -aF "$1" "$2" || true`, "sh", token, logPath)
 		complete := assign(out, o)
