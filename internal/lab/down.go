@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/docker"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/kubeconfig"
+	"github.com/ckslab/ckslab/scenarios"
 )
 
 // ErrNothingToRemove means down found no trace of the lab.
@@ -79,15 +81,17 @@ func down(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	kc, context := opts.Kubeconfig, kubeconfig.ContextName(opts.Name, DefaultName, ExamContext)
+	kc, contexts := opts.Kubeconfig, possibleContexts(opts.Name)
 	if state != nil {
-		kc, context = state.Kubeconfig, state.Context
+		kc, contexts = state.Kubeconfig, []string{state.Context}
 	}
-	removed, err := kubeconfig.RemoveContext(kc, context, opts.Name)
-	if err != nil {
-		return err
+	for _, context := range contexts {
+		removed, err := kubeconfig.RemoveContext(kc, context, opts.Name)
+		if err != nil {
+			return err
+		}
+		found = found || removed
 	}
-	found = found || removed
 	if hasLabFolder(opts.CacheDir, opts.Name) {
 		found = true
 		if !opts.Purge {
@@ -169,4 +173,16 @@ func holdsFile(dir string) bool {
 		return nil
 	})
 	return found || (err != nil && !errors.Is(err, fs.ErrNotExist))
+}
+
+// possibleContexts are the names a lab called name may have given its context, one per scenario: without its
+// state, down does not know which scenario it ran. RemoveContext removes only the lab's own.
+func possibleContexts(name string) []string {
+	var out []string
+	for _, id := range scenarios.List() {
+		if sc, err := scenarios.Load(id); err == nil {
+			out = append(out, kubeconfig.ContextName(name, sc.Spec.Cluster, sc.Spec.Context))
+		}
+	}
+	return slices.Compact(out)
 }

@@ -35,3 +35,16 @@ func TestScenarioLabOf(t *testing.T) {
 		}
 	}
 }
+
+// Without its state, down removes the context the lab may have had under any scenario.
+func TestPossibleContexts(t *testing.T) {
+	for name, want := range map[string][]string{
+		"cluster1": {"infra-prod-cluster1", "workload-prod"},
+		"cluster2": {"infra-prod", "workload-prod-cluster2"},
+		"lab7":     {"infra-prod-lab7", "workload-prod-lab7"},
+	} {
+		if got := possibleContexts(name); !slices.Equal(got, want) {
+			t.Errorf("possibleContexts(%s) = %v, want %v", name, got, want)
+		}
+	}
+}

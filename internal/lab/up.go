@@ -25,9 +25,6 @@ import (
 	"github.com/ckslab/ckslab/scenarios"
 )
 
-// ExamContext is the kubeconfig context the task tells the learner to use.
-const ExamContext = "workload-prod"
-
 // LabelKey marks the containers ckslab adds beside kind's nodes (the terminal).
 const LabelKey = "dev.ckslab.lab"
 
