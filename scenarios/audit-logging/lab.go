@@ -199,7 +199,7 @@ func Observe(ctx context.Context, cp Node, c kubernetes.Interface, in *scenarios
 	}
 	o.Probes = probe(ctx, c, in)
 	if o.LogOnNode {
-		readEvents(ctx, cp, a.LogPath, &o)
+		readEvents(ctx, cp, a.LogPath, &o, EventWait(args))
 	}
 	return o
 }
@@ -253,15 +253,31 @@ func probe(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance) 
 	return out
 }
 
-// readEvents reads the probes' events from the log on the node. The API server writes a request's event as it
-// answers (the log backend blocks by default), so an event that is not there at once is read again for two
-// seconds only: one the policy logs at None never comes.
-func readEvents(ctx context.Context, cp Node, logPath string, o *audit.Observed) {
+// EventWait is how long grading looks for a request's event in the log. The log backend writes it as the API
+// server answers (its default mode, blocking), so two seconds do; in batch mode it writes a batch at the latest
+// after --audit-log-batch-max-wait (default 30 s), and grading waits that long too.
+func EventWait(args []string) time.Duration {
+	const grace = 2 * time.Second
+	if mode, _ := audit.Flag(args, "--audit-log-mode"); mode != "batch" {
+		return grace
+	}
+	wait := 30 * time.Second
+	if v, ok := audit.Flag(args, "--audit-log-batch-max-wait"); ok {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 && d <= 5*time.Minute {
+			wait = d
+		}
+	}
+	return wait + grace
+}
+
+// readEvents reads the probes' events from the log on the node, again for up to wait while a probe has none
+// (one the policy logs at None never gets one).
+func readEvents(ctx context.Context, cp Node, logPath string, o *audit.Observed, wait time.Duration) {
 	if len(o.Probes) == 0 {
 		return
 	}
 	token := o.Probes[0].Name[:len(probePrefix)+1+8]
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		out, _ := cp.Exec(ctx, nil, "sh", "-c", `grep -aF "$1" "$2" || true`, "sh", token, logPath)
 		complete := assign(out, o)

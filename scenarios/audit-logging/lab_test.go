@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	apiaudit "k8s.io/apiserver/pkg/audit/policy"
@@ -163,5 +164,23 @@ func TestBasicPolicyIsTheFileNextToTheScenario(t *testing.T) {
 	}
 	if string(b) != string(in.Audit.Policy) {
 		t.Error("the embedded basic policy differs from basic-policy.yaml")
+	}
+}
+
+func TestEventWait(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 2 * time.Second},
+		{[]string{"--audit-log-mode=blocking"}, 2 * time.Second},
+		{[]string{"--audit-log-mode=batch"}, 32 * time.Second},
+		{[]string{"--audit-log-mode=batch", "--audit-log-batch-max-wait=5s"}, 7 * time.Second},
+		{[]string{"--audit-log-mode=batch", "--audit-log-batch-max-wait=forever"}, 32 * time.Second},
+		{[]string{"--audit-log-mode=batch", "--audit-log-batch-max-wait=10h"}, 32 * time.Second},
+	} {
+		if got := EventWait(tt.args); got != tt.want {
+			t.Errorf("EventWait(%q) = %s, want %s", tt.args, got, tt.want)
+		}
 	}
 }
