@@ -31,7 +31,7 @@ var behaviourChecks = []string{"audit-namespaces", "audit-webapps-deployments", 
 var opts = audit.Options{Remote: "ssh cluster2-controlplane1"}
 
 // instance is the real scenario, as a lab runs it.
-func instance(t *testing.T) *scenarios.Instance {
+func instance(t testing.TB) *scenarios.Instance {
 	t.Helper()
 	s, err := scenarios.Load("audit-logging")
 	if err != nil {
@@ -51,7 +51,7 @@ func instance(t *testing.T) *scenarios.Instance {
 }
 
 // solutionRules is the here-document the solution's step "extend-policy" appends to the policy file.
-func solutionRules(t *testing.T, in *scenarios.Instance) string {
+func solutionRules(t testing.TB, in *scenarios.Instance) string {
 	t.Helper()
 	for _, st := range in.Solution {
 		if st.ID != "extend-policy" {
@@ -72,13 +72,13 @@ func solutionRules(t *testing.T, in *scenarios.Instance) string {
 }
 
 // solvedPolicy is the basic policy with the solution's rules appended, as `cat >>` leaves the file.
-func solvedPolicy(t *testing.T, in *scenarios.Instance) string {
+func solvedPolicy(t testing.TB, in *scenarios.Instance) string {
 	t.Helper()
 	return string(in.Audit.Policy) + solutionRules(t, in)
 }
 
 // replaceOnce replaces old, which must be in s exactly once.
-func replaceOnce(t *testing.T, s, old, new string) string {
+func replaceOnce(t testing.TB, s, old, new string) string {
 	t.Helper()
 	if n := strings.Count(s, old); n != 1 {
 		t.Fatalf("%q is %d times in the policy, not once:\n%s", old, n, s)
@@ -160,7 +160,7 @@ func eventsAt(pr audit.ProbeResult, level auditv1.Level) []auditv1.Event {
 }
 
 // correct is what ckslab sees of a lab the solution solved.
-func correct(t *testing.T, in *scenarios.Instance) audit.Observed {
+func correct(t testing.TB, in *scenarios.Instance) audit.Observed {
 	t.Helper()
 	o := audit.Observed{
 		Running:      true,
@@ -846,5 +846,19 @@ func TestWithheldFlags(t *testing.T) {
 	}
 	if text := all(results); strings.Contains(text, audit.FlagLogPath) || strings.Contains(text, audit.FlagMaxBackup) {
 		t.Errorf("flags the learner has not written are named:\n%s", text)
+	}
+}
+
+// BenchmarkCheck is one grade's judging of a solved lab: the policy loaded twice with Kubernetes' loader, the
+// basic rules compared, every probe's event judged (the requests and the log's reading are the lab's, not this).
+func BenchmarkCheck(b *testing.B) {
+	in := instance(b)
+	o := correct(b, in)
+	b.ReportAllocs()
+	for b.Loop() {
+		results, _ := audit.Check(in, o, opts)
+		if results[len(results)-1].Status != grader.Pass {
+			b.Fatal(results[len(results)-1].Message)
+		}
 	}
 }
