@@ -61,8 +61,8 @@ func TestDefaultNameIsTheScenariosCluster(t *testing.T) {
 		if err := o.defaults(); err != nil {
 			t.Fatal(err)
 		}
-		if o.Name != tt.want || o.Scenario == "" {
-			t.Errorf("scenario %q, name %q: lab %q (scenario %q), want lab %q", tt.scenario, tt.name, o.Name, o.Scenario, tt.want)
+		if o.Name != tt.want {
+			t.Errorf("scenario %q, name %q: lab %q, want lab %q", tt.scenario, tt.name, o.Name, tt.want)
 		}
 	}
 }
@@ -85,6 +85,16 @@ func TestUpRefusesAnotherScenarioOnALab(t *testing.T) {
 	}
 	if _, err := Load(dir, "cluster2"); err == nil {
 		t.Error("the refused up left a lab cluster2")
+	}
+	// without --scenario, up on a lab is about that lab, whatever its scenario: here it gets as far as the
+	// version check (a lab of another ckslab), before anything touches the engine
+	audit := &State{Schema: StateSchema, Name: "cluster2", Scenario: "audit-logging", Version: "v0.0.1-old"}
+	if err := audit.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Up(t.Context(), Options{Name: "cluster2", CacheDir: dir, Kubeconfig: "kubeconfig"})
+	if err == nil || strings.Contains(err.Error(), "runs scenario") || !strings.Contains(err.Error(), "was made by ckslab v0.0.1-old") {
+		t.Fatalf("up --name cluster2 on the auditing lab: %v", err)
 	}
 }
 

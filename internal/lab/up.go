@@ -59,7 +59,8 @@ func ParsePreflightMode(s string) (PreflightMode, error) {
 type Options struct {
 	// Name is the lab's name; up's default is the scenario's cluster name (cluster1 for the Falco scenario).
 	Name string
-	// Scenario is the id of the scenario up makes a lab for (default ScenarioID); a lab keeps its scenario.
+	// Scenario is the id of the scenario up makes a lab for; empty: the lab's own when it exists (a repair),
+	// else ScenarioID. A lab keeps its scenario.
 	Scenario string
 	Seed     int64
 	// Images selects the image set (public or local).
@@ -93,13 +94,12 @@ type Options struct {
 }
 
 func (o *Options) defaults() error {
-	if o.Scenario == "" {
-		o.Scenario = ScenarioID
-	}
 	if o.Name == "" {
 		o.Name = DefaultName
-		if sc, err := scenarios.Load(o.Scenario); err == nil {
-			o.Name = sc.Spec.Cluster
+		if o.Scenario != "" {
+			if sc, err := scenarios.Load(o.Scenario); err == nil {
+				o.Name = sc.Spec.Cluster
+			}
 		}
 	}
 	if err := ValidateName(o.Name); err != nil {
@@ -194,14 +194,21 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	if err := CheckCourseDir(opts.CacheDir, opts.Name); err != nil {
 		return nil, err
 	}
+	prev, err := Load(opts.CacheDir, opts.Name)
+	chosen := opts.Scenario != ""
+	switch {
+	case chosen:
+	case err == nil:
+		opts.Scenario = prev.ScenarioID() // up on a lab without --scenario: that lab's
+	default:
+		opts.Scenario = ScenarioID
+	}
 	l := &Lab{opts: opts}
 	st := opts.Status
-	sc, err := scenarios.Load(opts.Scenario)
-	if err != nil {
-		return nil, err
+	sc, serr := scenarios.Load(opts.Scenario)
+	if serr != nil {
+		return nil, serr
 	}
-
-	prev, err := Load(opts.CacheDir, opts.Name)
 	switch {
 	case errors.Is(err, ErrNoLab):
 		// the scenario's names for this lab, checked before anything is made (an auditing lab has no seeds)

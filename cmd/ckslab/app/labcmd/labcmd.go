@@ -81,7 +81,7 @@ func NewUpCommand(streams cli.IOStreams) *cobra.Command {
 		Long: `Create the lab, or converge one that an interrupted up left behind. --scenario chooses
 the task (ckslab scenarios lists them; default falco-runtime); the lab is named after the
 scenario's cluster (cluster1, cluster2 for audit-logging) unless --name says otherwise,
-and keeps its scenario. On a lab that is
+and keeps its scenario (up --name cluster2 on it needs no --scenario). On a lab that is
 already up, up is a repair: it checks the nodes, the worker's services, the kubeconfig
 context, the API through it, the exam terminal's kubectl and ssh, and Falco, fixes what
 is wrong and says what it fixed, or that all was well; one without Falco tries Falco again.
@@ -152,7 +152,7 @@ command at work.`,
 	c.Flags().StringVar(&o.name, "name", "", "the lab's name (several labs can live side by side; default: the scenario's cluster, cluster1 for falco-runtime)")
 	completeName(c)
 	f := c.Flags()
-	f.StringVar(&o.scenario, "scenario", "", "the scenario to make a lab for (ckslab scenarios lists them; default falco-runtime)")
+	f.StringVar(&o.scenario, "scenario", "", "the scenario to make a lab for (ckslab scenarios lists them; default: the lab's own when it exists, else falco-runtime)")
 	_ = c.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(scenarios.List(), cobra.ShellCompDirectiveNoFileComp))
 	f.Int64Var(&o.seed, "seed", 0, "0: the exam's names; another number picks other namespaces, names and decoys, reproducibly")
 	f.StringVar(&o.images, "images", "", "image set: public or local (default: $CKSLAB_IMAGES, else public)")
