@@ -165,7 +165,9 @@ var _ = Describe("the API server auditing scenario", Label("audit"), Ordered, fu
 
 	It("is repaired by up: the control plane's sshd, which the task needs", func(ctx SpecContext) {
 		onCP(ctx, "systemctl stop ssh")
-		s, err := lab.Up(ctx, opts)
+		repair := opts
+		repair.Scenario = "" // as `ckslab up --name <lab>`: the lab's own scenario
+		s, err := lab.Up(ctx, repair)
 		must(err, "ckslab up on the auditing lab")
 		Expect(s.Repaired).To(ContainElement("started ssh on " + in.ControlPlaneNode + " again (it was not running)"))
 		out, err := inContainer(ctx, state.Terminal, "ssh", "-o", "BatchMode=yes", in.ControlPlaneNode, "true")
