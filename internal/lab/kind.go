@@ -12,7 +12,6 @@ import (
 	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/grader/audit"
-	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
 	auditlogging "github.com/ckslab/ckslab/scenarios/audit-logging"
@@ -91,19 +90,12 @@ func (auditLab) grade(ctx context.Context, cacheDir string, s *State, in *scenar
 // files moved aside on the control plane, never deleted), the audit log removed, the workloads, ConfigMaps and
 // Secrets as at the start, the hints from the first.
 func (auditLab) reset(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
-	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
 	if err := st.Step("Putting the API server's manifest and the basic policy back, removing the audit log", func() error {
 		return auditlogging.Reset(ctx, NodeContainer(ControlPlaneContainer(s.Name)), c, in, out)
 	}); err != nil {
 		return err
 	}
-	if err := st.Step("Putting the workloads back", func() error {
-		objs, err := ApplyWorkloads(ctx, c, in, set)
-		if err != nil {
-			return err
-		}
-		return WaitAvailable(ctx, c, objs.Deployments, 3*time.Minute)
-	}); err != nil {
+	if err := putWorkloadsBack(ctx, s, in, c, st, "Putting the workloads back"); err != nil {
 		return err
 	}
 	s.HintsShown = 0

@@ -219,14 +219,7 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 // made it, the truth recorded again.
 func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
 	node := NodeContainer(WorkerContainer(s.Name))
-	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
-	if err := st.Step("Putting the workloads and decoys back", func() error {
-		objs, err := ApplyWorkloads(ctx, c, in, set)
-		if err != nil {
-			return err
-		}
-		return WaitAvailable(ctx, c, objs.Deployments, 3*time.Minute)
-	}); err != nil {
+	if err := putWorkloadsBack(ctx, s, in, c, st, "Putting the workloads and decoys back"); err != nil {
 		return err
 	}
 	answer := AnswerPath(s, in)
@@ -266,4 +259,17 @@ func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenar
 	s.HintsShown = 0
 	s.TaskStartedAt = time.Now().UTC() // the task starts again; attempts and Revealed are kept
 	return s.Save(cacheDir)
+}
+
+// putWorkloadsBack is reset's step that puts the instance's Deployments back as up made them, on the lab's image
+// set, and waits for them to be available.
+func putWorkloadsBack(ctx context.Context, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, title string) error {
+	set := &images.Set{Mode: images.Mode(s.Images.Mode), Node: s.Images.Node, Nginx: s.Images.Nginx, Httpd: s.Images.Httpd, Terminal: s.Images.Terminal}
+	return st.Step(title, func() error {
+		objs, err := ApplyWorkloads(ctx, c, in, set)
+		if err != nil {
+			return err
+		}
+		return WaitAvailable(ctx, c, objs.Deployments, 3*time.Minute)
+	})
 }

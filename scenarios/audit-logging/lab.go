@@ -86,26 +86,34 @@ func ApplyObjects(ctx context.Context, c kubernetes.Interface, in *scenarios.Ins
 	for _, r := range in.Audit.ConfigMaps {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
 			Data: map[string]string{"settings.yaml": "replicas: 1\nlog-level: info\n"}}
-		if _, err := c.CoreV1().ConfigMaps(r.Namespace).Create(ctx, cm, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-			_, err = c.CoreV1().ConfigMaps(r.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
-			if err != nil {
-				return fmt.Errorf("putting back ConfigMap %s/%s: %w", r.Namespace, r.Name, err)
-			}
-		} else if err != nil {
-			return fmt.Errorf("creating ConfigMap %s/%s: %w", r.Namespace, r.Name, err)
+		api := c.CoreV1().ConfigMaps(r.Namespace)
+		if err := upsert(ctx, "ConfigMap", r, cm, api.Create, api.Update); err != nil {
+			return err
 		}
 	}
 	for _, r := range in.Audit.Secrets {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
 			StringData: map[string]string{"password": "lab-" + r.Name}}
-		if _, err := c.CoreV1().Secrets(r.Namespace).Create(ctx, s, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-			_, err = c.CoreV1().Secrets(r.Namespace).Update(ctx, s, metav1.UpdateOptions{})
-			if err != nil {
-				return fmt.Errorf("putting back Secret %s/%s: %w", r.Namespace, r.Name, err)
-			}
-		} else if err != nil {
-			return fmt.Errorf("creating Secret %s/%s: %w", r.Namespace, r.Name, err)
+		api := c.CoreV1().Secrets(r.Namespace)
+		if err := upsert(ctx, "Secret", r, s, api.Create, api.Update); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// upsert creates obj (a kind called what, named r), or updates it when it exists.
+func upsert[T any](ctx context.Context, what string, r scenarios.ObjectRef, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error), update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
+	_, err := create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		if _, err := update(ctx, obj, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("putting back %s %s/%s: %w", what, r.Namespace, r.Name, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s %s/%s: %w", what, r.Namespace, r.Name, err)
 	}
 	return nil
 }

@@ -49,6 +49,14 @@ func addName(c *cobra.Command, name *string) {
 	}
 }
 
+// checkScenario is the usage error of a --scenario that names no scenario.
+func checkScenario(id string) error {
+	if slices.Contains(scenarios.List(), id) {
+		return nil
+	}
+	return &cli.UsageError{Err: fmt.Errorf("--scenario: there is no scenario %q: choose one of %s (ckslab scenarios)", id, strings.Join(scenarios.List(), ", "))}
+}
+
 func completeName(c *cobra.Command) {
 	_ = c.RegisterFlagCompletionFunc("name", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		dir, err := images.CacheDir(os.Getenv)
@@ -112,8 +120,10 @@ command at work.`,
 					return &cli.UsageError{Err: fmt.Errorf("--name: %w", err)}
 				}
 			}
-			if o.scenario != "" && !slices.Contains(scenarios.List(), o.scenario) {
-				return &cli.UsageError{Err: fmt.Errorf("--scenario: there is no scenario %q: choose one of %s (ckslab scenarios)", o.scenario, strings.Join(scenarios.List(), ", "))}
+			if o.scenario != "" {
+				if err := checkScenario(o.scenario); err != nil {
+					return err
+				}
 			}
 			preflight, err := lab.ParsePreflightMode(o.falcoPreflight)
 			if err != nil {
@@ -388,8 +398,8 @@ them). Without a lab, prints the task of a lab created with --seed (default 0).`
 			if err != nil {
 				return err
 			}
-			if !slices.Contains(scenarios.List(), scenario) {
-				return &cli.UsageError{Err: fmt.Errorf("--scenario: there is no scenario %q: choose one of %s (ckslab scenarios)", scenario, strings.Join(scenarios.List(), ", "))}
+			if err := checkScenario(scenario); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("scenario") && !cmd.Flags().Changed("name") {
 				if sc, err := scenarios.Load(scenario); err == nil {
