@@ -28,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/scenarios"
 )
 
@@ -77,9 +76,16 @@ func Selector(w scenarios.Workload) map[string]string {
 	return map[string]string{LabelApp: w.Deployment}
 }
 
-// Render builds the objects of in with the images of set.
-func Render(in *scenarios.Instance, set *images.Set) (*Objects, error) {
-	if set == nil || set.Nginx == "" || set.Httpd == "" {
+// Images are the workloads' images, as the lab's image set names them (internal/images resolves the set; this
+// package only needs the two references, so that the checks that read its labels depend on no provisioning code).
+type Images struct {
+	Nginx string
+	Httpd string
+}
+
+// Render builds the objects of in with the workload images img.
+func Render(in *scenarios.Instance, img Images) (*Objects, error) {
+	if img.Nginx == "" || img.Httpd == "" {
 		return nil, fmt.Errorf("rendering the lab's workloads: the image set names no nginx or httpd image")
 	}
 	t, err := template.New("").Funcs(template.FuncMap{"json": toJSON}).ParseFS(templates, "templates/*")
@@ -96,7 +102,7 @@ func Render(in *scenarios.Instance, set *images.Set) (*Objects, error) {
 		objs.Namespaces = append(objs.Namespaces, &n)
 	}
 	for _, w := range in.Workloads() {
-		d, err := deployment(t, in, w, set)
+		d, err := deployment(t, in, w, img)
 		if err != nil {
 			return nil, err
 		}
@@ -105,8 +111,8 @@ func Render(in *scenarios.Instance, set *images.Set) (*Objects, error) {
 	return objs, nil
 }
 
-func deployment(t *template.Template, in *scenarios.Instance, w scenarios.Workload, set *images.Set) (*appsv1.Deployment, error) {
-	image := map[scenarios.Image]string{scenarios.Nginx: set.Nginx, scenarios.Httpd: set.Httpd}[w.Image]
+func deployment(t *template.Template, in *scenarios.Instance, w scenarios.Workload, img Images) (*appsv1.Deployment, error) {
+	image := map[scenarios.Image]string{scenarios.Nginx: img.Nginx, scenarios.Httpd: img.Httpd}[w.Image]
 	if image == "" {
 		return nil, fmt.Errorf("rendering %s: no image for %q", w.Key(), w.Image)
 	}

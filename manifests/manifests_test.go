@@ -18,16 +18,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// localSet stands for a set written by `make images` (tags are cache keys).
-func localSet() *images.Set {
-	return &images.Set{
-		Name: "local", Mode: images.Local,
-		Node:     "ckslab.local/node:0f1e2d3c4b5a",
-		Nginx:    "ckslab.local/nginx:5a4b3c2d1e0f",
-		Httpd:    "ckslab.local/httpd:a1b2c3d4e5f6",
-		Terminal: "ckslab.local/terminal:665544332211",
-	}
-}
+// public are the public set's workload images, local stands for a set written by `make images` (tags are cache
+// keys).
+var (
+	public = Images{Nginx: images.PublicNginx, Httpd: images.PublicHttpd}
+	local  = Images{Nginx: "ckslab.local/nginx:5a4b3c2d1e0f", Httpd: "ckslab.local/httpd:a1b2c3d4e5f6"}
+)
 
 func instance(t *testing.T, seed int64) *scenarios.Instance {
 	t.Helper()
@@ -46,15 +42,15 @@ func TestRenderGolden(t *testing.T) {
 	tests := []struct {
 		golden string
 		seed   int64
-		set    *images.Set
+		img    Images
 	}{
-		{"seed0-public.yaml", 0, images.PublicSet()},
-		{"seed0-local.yaml", 0, localSet()},
-		{"seed7-public.yaml", 7, images.PublicSet()},
+		{"seed0-public.yaml", 0, public},
+		{"seed0-local.yaml", 0, local},
+		{"seed7-public.yaml", 7, public},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			objs, err := Render(instance(t, tt.seed), tt.set)
+			objs, err := Render(instance(t, tt.seed), tt.img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +78,7 @@ func TestRenderGolden(t *testing.T) {
 func TestRenderWorkloads(t *testing.T) {
 	for _, seed := range []int64{0, 1, 2, 3, 99} {
 		in := instance(t, seed)
-		objs, err := Render(in, images.PublicSet())
+		objs, err := Render(in, public)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,9 +203,9 @@ func TestCommandErrors(t *testing.T) {
 
 func TestRenderNeedsImages(t *testing.T) {
 	in := instance(t, 0)
-	for _, set := range []*images.Set{nil, {Nginx: "nginx"}} {
-		if _, err := Render(in, set); err == nil || !strings.Contains(err.Error(), "names no nginx or httpd image") {
-			t.Errorf("Render(%v) error %v", set, err)
+	for _, img := range []Images{{}, {Nginx: "nginx"}, {Httpd: "httpd"}} {
+		if _, err := Render(in, img); err == nil || !strings.Contains(err.Error(), "names no nginx or httpd image") {
+			t.Errorf("Render(%v) error %v", img, err)
 		}
 	}
 }
@@ -225,7 +221,7 @@ func TestExecDecodeIsStrict(t *testing.T) {
 }
 
 func TestAllOrder(t *testing.T) {
-	objs, err := Render(instance(t, 0), images.PublicSet())
+	objs, err := Render(instance(t, 0), public)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ type lab struct {
 // freshLab is the lab right after `ckslab up`: every Deployment running all its replicas, the worker Ready.
 func freshLab(t *testing.T, in *scenarios.Instance) *lab {
 	t.Helper()
-	objs, err := manifests.Render(in, images.PublicSet())
+	objs, err := manifests.Render(in, manifests.Images{Nginx: images.PublicNginx, Httpd: images.PublicHttpd})
 	if err != nil {
 		t.Fatal(err)
 	}

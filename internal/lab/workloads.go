@@ -56,7 +56,10 @@ func Client(cacheDir, name string) (kubernetes.Interface, error) {
 // ApplyWorkloads creates the instance's namespaces and Deployments, or puts
 // back their spec when they exist (a converging up, a reset).
 func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.Instance, set *images.Set) (*manifests.Objects, error) {
-	objs, err := manifests.Render(in, set)
+	if set == nil {
+		return nil, fmt.Errorf("deploying the lab's workloads: no image set")
+	}
+	objs, err := manifests.Render(in, manifests.Images{Nginx: set.Nginx, Httpd: set.Httpd})
 	if err != nil {
 		return nil, err
 	}

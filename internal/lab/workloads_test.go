@@ -25,7 +25,7 @@ func renderedDeployments(t *testing.T) []*appsv1.Deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := manifests.Render(in, images.PublicSet())
+	objs, err := manifests.Render(in, manifests.Images{Nginx: images.PublicNginx, Httpd: images.PublicHttpd})
 	if err != nil {
 		t.Fatal(err)
 	}
