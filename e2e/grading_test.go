@@ -24,6 +24,7 @@ import (
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
+	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // e2eGradeLab is the lab the grading specs work on.
@@ -345,7 +346,7 @@ var _ = Describe("grading", Label("grading"), Ordered, func() {
 		}), "")
 		node, err := clusterProvider().Worker(e2eGradeLab)
 		Expect(err).NotTo(HaveOccurred())
-		truth, err := lab.Truth(ctx, falco.KindNode(node), c, in, nil)
+		truth, err := falcoruntime.Truth(ctx, falco.KindNode(node), c, in, nil)
 		Expect(err).NotTo(HaveOccurred())
 		for _, id := range []string{old, restarted} {
 			short, err := falco.NormalizeContainerID(id)

@@ -58,7 +58,7 @@ func cutField(line, sep string, n int) string {
 }
 
 // realRecord is check 5's record: the alerts parsed from the lab's syslog,
-// as the grader reads them (internal/lab.ReadAlerts keeps what ParseLine
+// as the grader reads them (scenarios/falco-runtime.ReadAlerts keeps what ParseLine
 // takes for an alert).
 func realRecord(t *testing.T) Record {
 	t.Helper()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ckslab/ckslab/grader"
-	"github.com/ckslab/ckslab/grader/answerfile"
 )
 
 func gradeReport(score int) *grader.Report {
@@ -230,31 +229,5 @@ func TestRevealedBySolveAndLastHint(t *testing.T) {
 	}
 	if got, _ := Load(dir, "lab2"); got.Revealed != RevealedBySolve {
 		t.Errorf("lab2 revealed %q", got.Revealed)
-	}
-}
-
-// Without Falco, the reason is said once: the answer-real check refers to falco-running.
-func TestNoFalcoSaidOnce(t *testing.T) {
-	const why = "Falco cannot run on this machine: the kernel refuses to raise RLIMIT_MEMLOCK for eBPF maps."
-	s := &State{Name: "cluster1", Falco: FalcoState{Missing: why}}
-	in, err := InstanceOf(ScenarioID, "cluster1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := NodeContainer("never-used") // neither check asks the node when there is no Falco
-	r := &grader.Report{Name: "falco-runtime", Subject: "lab cluster1",
-		Results: []grader.Result{answerfile.CheckReal(answerfile.Result{}, falcoRecord(t.Context(), s, node), 2, 0)},
-		Health:  []grader.Result{falcoHealth(t.Context(), s, in, node)}}
-	for _, f := range []grader.Format{grader.Text, grader.JSON, grader.JUnit} {
-		var b strings.Builder
-		if err := grader.Render(&b, r, f, grader.RenderOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if n := strings.Count(b.String(), "RLIMIT_MEMLOCK"); n != 1 {
-			t.Errorf("%s: the reason is said %d times:\n%s", f, n, b.String())
-		}
-		if !strings.Contains(b.String(), "this lab has no Falco (falco-running under Environment says why)") {
-			t.Errorf("%s: answer-real does not refer to falco-running:\n%s", f, b.String())
-		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
+	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // NextHint returns the next hint of the ladder, its number and the ladder's
@@ -222,13 +222,8 @@ func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenar
 	if err := putWorkloadsBack(ctx, s, in, c, st, "Putting the workloads and decoys back"); err != nil {
 		return err
 	}
-	answer := AnswerPath(s, in)
-	if _, err := os.Stat(answer); err == nil {
-		kept := fmt.Sprintf("%s.%s", answer, time.Now().Format("20060102-150405"))
-		if err := os.Rename(answer, kept); err != nil {
-			return fmt.Errorf("moving the answer file aside: %w", err)
-		}
-		fmt.Fprintf(out, "Your answer file was moved to %s (in the terminal: %s.%s).\n", kept, in.AnswerFile, kept[len(answer)+1:])
+	if err := falcoruntime.MoveAnswerAside(AnswerPath(s, in), in.AnswerFile, time.Now(), out); err != nil {
+		return err
 	}
 	if s.Falco.Installed {
 		if err := st.Step("Restoring Falco's configuration ("+falco.ConfigDir+")", func() error {
@@ -241,13 +236,7 @@ func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenar
 		}
 	}
 	if err := st.Step("Recording the offenders' container ids again", func() error {
-		if err := ClearTruth(ctx, node); err != nil {
-			return err
-		}
-		if err := StartTruthRecorder(ctx, node, in); err != nil {
-			return err
-		}
-		truth, err := Truth(ctx, node, c, in, nil)
+		truth, err := falcoruntime.Rearm(ctx, node, c, in)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/ckslab/ckslab/internal/wait"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
+	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // How long a task prepared alongside kind's create waits for the part of
@@ -239,7 +240,7 @@ func (p *preparation) node(ctx context.Context) error {
 // prepareNodes starts the worker's truth recorder (it notes the offenders' container ids from their first start
 // on, whenever that comes) and runs the Falco preflight.
 func (falcoLab) prepareNodes(ctx context.Context, p *preparation, worker falco.Node) error {
-	if err := StartTruthRecorder(ctx, worker, p.in); err != nil {
+	if err := falcoruntime.StartTruthRecorder(ctx, worker, p.in); err != nil {
 		return err
 	}
 	pre, err := falco.CheckNode(ctx, worker, falco.Pinned)

@@ -16,11 +16,12 @@ import (
 	"github.com/ckslab/ckslab/internal/cluster"
 	"github.com/ckslab/ckslab/internal/kubeconfig"
 	"github.com/ckslab/ckslab/internal/wait"
+	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // nodeServices are the worker's services a lab needs, besides Falco: the syslog Falco writes to, the sshd the
 // terminal reaches, and the recorder of the offenders' container ids.
-var nodeServices = []string{"rsyslog", "ssh", truthUnit}
+var nodeServices = []string{"rsyslog", "ssh", falcoruntime.TruthUnit}
 
 // checkParts is the part of a repair after the containers run: the worker's services, the kubeconfig context,
 // the API and the nodes through that context, and the exam terminal's kubectl and ssh. It fixes what it can,

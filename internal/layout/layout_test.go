@@ -94,7 +94,7 @@ func imports(t *testing.T) map[string][]string {
 
 func TestImportRules(t *testing.T) {
 	pkgs := imports(t)
-	for _, must := range []string{"cmd/ckslab/app", "grader/answerfile", "falco", "scenarios", "scenarios/audit-logging", "internal/lab"} {
+	for _, must := range []string{"cmd/ckslab/app", "grader/answerfile", "falco", "scenarios", "scenarios/audit-logging", "scenarios/falco-runtime", "internal/lab"} {
 		if _, ok := pkgs[must]; !ok {
 			t.Fatalf("package %s not found: the walk missed the module's packages (found %d)", must, len(pkgs))
 		}
