@@ -14,6 +14,7 @@ import (
 
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/scenarios"
+	"github.com/ckslab/ckslab/scenarios/scenariotest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -27,15 +28,7 @@ var (
 
 func instance(t *testing.T, seed int64) *scenarios.Instance {
 	t.Helper()
-	s, err := scenarios.Load("falco-runtime")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Instantiate(seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return scenariotest.Instance(t, "falco-runtime", seed)
 }
 
 func TestRenderGolden(t *testing.T) {

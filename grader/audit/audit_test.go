@@ -17,6 +17,7 @@ import (
 	"github.com/ckslab/ckslab/grader"
 	"github.com/ckslab/ckslab/grader/audit"
 	"github.com/ckslab/ckslab/scenarios"
+	"github.com/ckslab/ckslab/scenarios/scenariotest"
 )
 
 // The task's values, as written in scenarios/audit-logging/scenario.yaml.
@@ -33,14 +34,7 @@ var opts = audit.Options{Remote: "ssh cluster2-controlplane1"}
 // instance is the real scenario, as a lab runs it.
 func instance(t testing.TB) *scenarios.Instance {
 	t.Helper()
-	s, err := scenarios.Load("audit-logging")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Instantiate(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := scenariotest.Instance(t, "audit-logging", 0)
 	if in.Audit == nil || len(in.Audit.Probes) == 0 || len(in.Audit.Policy) == 0 {
 		t.Fatalf("the scenario has no audit setup, probes or basic policy: %+v", in.Audit)
 	}

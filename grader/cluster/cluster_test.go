@@ -19,19 +19,12 @@ import (
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
+	"github.com/ckslab/ckslab/scenarios/scenariotest"
 )
 
 func instance(t *testing.T) *scenarios.Instance {
 	t.Helper()
-	s, err := scenarios.Load("falco-runtime")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Instantiate(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return scenariotest.Instance(t, "falco-runtime", 0)
 }
 
 // lab is the state of a lab's cluster as a list of objects, built from the real manifests.

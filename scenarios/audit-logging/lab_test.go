@@ -14,19 +14,12 @@ import (
 
 	"github.com/ckslab/ckslab/grader/audit"
 	"github.com/ckslab/ckslab/scenarios"
+	"github.com/ckslab/ckslab/scenarios/scenariotest"
 )
 
 func instance(t *testing.T) *scenarios.Instance {
 	t.Helper()
-	s, err := scenarios.Load("audit-logging")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Instantiate(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return scenariotest.Instance(t, "audit-logging", 0)
 }
 
 // solutionRules is the policy text the reference solution appends (its heredoc).

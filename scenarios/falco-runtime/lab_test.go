@@ -22,19 +22,12 @@ import (
 	"github.com/ckslab/ckslab/grader/answerfile"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
+	"github.com/ckslab/ckslab/scenarios/scenariotest"
 )
 
 func instance(t *testing.T) *scenarios.Instance {
 	t.Helper()
-	s, err := scenarios.Load("falco-runtime")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Instantiate(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return scenariotest.Instance(t, "falco-runtime", 0)
 }
 
 // node stands for the worker: a few files and the answers of the commands this package runs there. Falco cannot
