@@ -67,9 +67,9 @@ var _ = Describe("the lab's cluster", Label("smoke"), Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(10*time.Minute))
 
-	It("has both nodes Ready, the worker named <cluster>-node1", func(ctx SpecContext) {
+	It("has both nodes Ready, named as in the exam: <cluster>-controlplane1 and <cluster>-node1", func(ctx SpecContext) {
 		must(waitFor(ctx, "both nodes Ready", 4*time.Minute, 2*time.Second,
-			nodesReady(client, e2eCluster+"-control-plane", cluster.WorkerNodeName(e2eCluster))), "")
+			nodesReady(client, cluster.ControlPlaneNodeName(e2eCluster), cluster.WorkerNodeName(e2eCluster))), "")
 	}, NodeTimeout(5*time.Minute))
 
 	It("runs the nginx workload image on the worker and execs into it", func(ctx SpecContext) {

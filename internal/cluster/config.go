@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ckslab/ckslab/internal/images"
+	"github.com/ckslab/ckslab/scenarios"
 )
 
 // DefaultName is the lab's cluster name, as in the exam.
@@ -16,7 +17,11 @@ const DefaultName = "cluster1"
 
 // WorkerNodeName is the Kubernetes node name of the lab's worker: `<cluster>-node1`, as in the exam. (kind still
 // names its container `<cluster>-worker`.)
-func WorkerNodeName(cluster string) string { return cluster + "-node1" }
+func WorkerNodeName(cluster string) string { return scenarios.WorkerNodeName(cluster) }
+
+// ControlPlaneNodeName is the Kubernetes node name of the lab's control plane: `<cluster>-controlplane1`, as in
+// the exam. (kind still names its container `<cluster>-control-plane`, which is also the name the worker joins.)
+func ControlPlaneNodeName(cluster string) string { return scenarios.ControlPlaneNodeName(cluster) }
 
 // Host are the facts about the engine's host that change the cluster's configuration.
 type Host struct {
@@ -54,14 +59,20 @@ func HostPatches(h Host) []string {
 	return out
 }
 
-// Config is the kind configuration of a lab cluster: a control plane and one worker named WorkerNodeName, both
-// on the set's node image, with the set's and the host's kubeadm patches.
+// Config is the kind configuration of a lab cluster: a control plane named ControlPlaneNodeName and one worker
+// named WorkerNodeName, both on the set's node image, with the set's and the host's kubeadm patches.
 func Config(name string, set *images.Set, host Host) *v1alpha4.Cluster {
 	cfg := &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
 		Name:     name,
 		Nodes: []v1alpha4.Node{
-			{Role: v1alpha4.ControlPlaneRole, Image: set.Node},
+			{
+				Role:  v1alpha4.ControlPlaneRole,
+				Image: set.Node,
+				KubeadmConfigPatches: []string{
+					fmt.Sprintf("kind: InitConfiguration\nnodeRegistration:\n  name: %s\n", ControlPlaneNodeName(name)),
+				},
+			},
 			{
 				Role:  v1alpha4.WorkerRole,
 				Image: set.Node,

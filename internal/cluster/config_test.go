@@ -65,13 +65,14 @@ func TestConfigGolden(t *testing.T) {
 	}
 }
 
-func TestConfigWorkerOnlyIsRenamed(t *testing.T) {
+// Both nodes get the exam's names as Kubernetes node names (kind's container names stay).
+func TestConfigNodeNames(t *testing.T) {
 	cfg := Config("lab7", images.PublicSet(), Host{CgroupVersion: 2})
 	if len(cfg.Nodes) != 2 || cfg.Nodes[0].Role != v1alpha4.ControlPlaneRole || cfg.Nodes[1].Role != v1alpha4.WorkerRole {
 		t.Fatalf("nodes = %+v, want a control plane and a worker", cfg.Nodes)
 	}
-	if len(cfg.Nodes[0].KubeadmConfigPatches) != 0 {
-		t.Errorf("control plane has patches %q", cfg.Nodes[0].KubeadmConfigPatches)
+	if diff := cmp.Diff([]string{"kind: InitConfiguration\nnodeRegistration:\n  name: lab7-controlplane1\n"}, cfg.Nodes[0].KubeadmConfigPatches); diff != "" {
+		t.Errorf("control plane patches (-want +got):\n%s", diff)
 	}
 	want := []string{"kind: JoinConfiguration\nnodeRegistration:\n  name: lab7-node1\n"}
 	if diff := cmp.Diff(want, cfg.Nodes[1].KubeadmConfigPatches); diff != "" {

@@ -116,8 +116,18 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 			if node == in.WorkerNode {
 				continue // its services were checked above
 			}
-			// a node the task is done on: its sshd too
+			// a node the task is done on: its host name (the engine resets it at each start; the node's unit names
+			// it again at boot) and its sshd too
 			n := NodeContainer(nodeContainer(in, node))
+			if out, err := n.Exec(ctx, nil, "hostname"); err != nil || strings.TrimSpace(string(out)) != node {
+				named, err := nameNodeIfPinned(ctx, n, node)
+				if err != nil {
+					return err
+				}
+				if named {
+					s.Repaired = append(s.Repaired, fmt.Sprintf("named %s again (its host name was %q)", node, strings.TrimSpace(string(out))))
+				}
+			}
 			if _, err := n.Exec(ctx, nil, "systemctl", "is-active", "--quiet", "ssh"); err != nil {
 				if out, err := n.Exec(ctx, nil, "systemctl", "restart", "ssh"); err != nil {
 					return fmt.Errorf("ssh on %s is not running and does not start: %s", node, strings.TrimSpace(string(out)+" "+err.Error()))

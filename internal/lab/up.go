@@ -553,6 +553,22 @@ func nameNode(ctx context.Context, n falco.Node, hostname string) error {
 	return nil
 }
 
+// kubeletFlags is where kubeadm writes the kubelet's flags on a node.
+const kubeletFlags = "/var/lib/kubelet/kubeadm-flags.env"
+
+// nameNodeIfPinned names a node hostname (nameNode) only when its kubelet's node name is pinned to that name
+// (kubeadm's --hostname-override, written when the node's registration name differs from its host name): a
+// kubelet that takes its name from the host name would otherwise register a second node at its next start. A
+// control plane made before ckslab named it <cluster>-controlplane1 keeps kind's name. It says whether it named it.
+func nameNodeIfPinned(ctx context.Context, n falco.Node, hostname string) (bool, error) {
+	// node names are [a-z0-9.-]: only the dots need escaping in the pattern
+	pattern := "--hostname-override=" + strings.ReplaceAll(hostname, ".", `\.`) + `([ "]|$)`
+	if _, err := n.Exec(ctx, nil, "grep", "-qE", "--", pattern, kubeletFlags); err != nil {
+		return false, nil
+	}
+	return true, nameNode(ctx, n, hostname)
+}
+
 // The unit that names the node at boot (nameNode), and its script, which reads the name from /etc/ckslab-hostname.
 const (
 	nameUnit       = "ckslab-hostname.service"
