@@ -85,6 +85,10 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		must(err, "ckslab up")
 		AddReportEntry("ckslab up", time.Since(start).Round(time.Second).String())
 		Expect(state.ReadyAt).NotTo(BeZero())
+		// the exam's names: the nodes as kubectl lists them, the control plane's host name (ckslab ssh's prompt)
+		out, err := inContainer(ctx, lab.ControlPlaneContainer(e2eLab), "sh", "-c", "hostname; kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o name")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.Fields(out)).To(Equal([]string{cluster.ControlPlaneNodeName(e2eLab), "node/" + cluster.ControlPlaneNodeName(e2eLab), "node/" + cluster.WorkerNodeName(e2eLab)}))
 	}, NodeTimeout(10*time.Minute))
 
 	It("changes nothing when up runs again", func(ctx SpecContext) {
@@ -597,6 +601,11 @@ var _ = Describe("the lab", Label("lifecycle"), Ordered, func() {
 		}
 		fmt.Fprintf(GinkgoWriter, "up after the engine restart: %v\n", repaired.Repaired)
 		Expect(repaired.Repaired).NotTo(ContainElement(ContainSubstring("named the worker")), "the node names itself again at boot")
+		cpName := cluster.ControlPlaneNodeName(e2eLab)
+		Expect(repaired.Repaired).NotTo(ContainElement(ContainSubstring("named "+cpName)), "the control plane names itself again at boot")
+		cpHost, err := inContainer(ctx, lab.ControlPlaneContainer(e2eLab), "hostname")
+		Expect(err).NotTo(HaveOccurred(), cpHost)
+		Expect(strings.TrimSpace(cpHost)).To(Equal(cpName), "the control plane's host name after the engine restarted")
 		bin := filepath.Join(GinkgoT().TempDir(), "ckslab")
 		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/ckslab").CombinedOutput(); err != nil {
 			Fail("building ckslab: " + err.Error() + ": " + string(out))

@@ -237,18 +237,10 @@ func (p *preparation) node(ctx context.Context) error {
 	if err := nameNode(ctx, n, cluster.WorkerNodeName(o.Name)); err != nil {
 		return err
 	}
-	// The other nodes the task reaches with ssh (the control plane of the auditing task) get their exam names as
-	// host names too, for the prompt after ssh; the worker's registration means the control plane's kubelet has
-	// its flags by then.
-	for _, node := range SSHNodes(p.in) {
-		if node == p.in.WorkerNode {
-			continue
-		}
-		if _, err := nameNodeIfPinned(ctx, NodeContainer(nodeContainer(p.in, node)), node); err != nil {
-			return err
-		}
-	}
-	return nil
+	// The control plane gets its exam name as host name too, for the prompt after ssh (the auditing task's
+	// terminal, ckslab ssh); the worker's registration means the control plane's kubelet has its flags by then.
+	_, err = nameNodeIfPinned(ctx, NodeContainer(ControlPlaneContainer(o.Name)), p.in.ControlPlaneNode)
+	return err
 }
 
 // prepareNodes starts the worker's truth recorder (it notes the offenders' container ids from their first start

@@ -530,9 +530,9 @@ func startNodeServices(ctx context.Context, n falco.Node) error {
 	return nil
 }
 
-// nameNode gives the worker the node's name as its host name (kind names
-// the container <name>-worker), as on the exam's node, and restarts rsyslog,
-// which reads the host name when it starts. It runs once the worker has
+// nameNode gives a node its exam name as its host name (kind names the
+// containers <name>-worker and <name>-control-plane), as on the exam's nodes,
+// and restarts rsyslog where it runs (it reads the host name when it starts). It runs once the worker has
 // joined: kubeadm pinned the node's name then (it passes the kubelet a
 // --hostname-override because the names differed), so the host name can
 // change without the kubelet's node name following it.
@@ -547,7 +547,7 @@ func nameNode(ctx context.Context, n falco.Node, hostname string) error {
 			return fmt.Errorf("naming the node %s (%s): %w", hostname, f.path, err)
 		}
 	}
-	if _, err := n.Exec(ctx, nil, "sh", "-c", "systemctl daemon-reload && systemctl enable --quiet "+nameUnit+" && sh "+nameScriptPath+" && systemctl restart rsyslog"); err != nil {
+	if _, err := n.Exec(ctx, nil, "sh", "-c", "systemctl daemon-reload && systemctl enable --quiet "+nameUnit+" && sh "+nameScriptPath+" && systemctl try-restart rsyslog"); err != nil {
 		return fmt.Errorf("naming the node %s: %w", hostname, err)
 	}
 	return nil
