@@ -14,7 +14,6 @@ import (
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/version"
 	"github.com/ckslab/ckslab/scenarios"
-	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // containerNode runs commands in a node container with docker exec.
@@ -94,23 +93,6 @@ func Grade(ctx context.Context, cacheDir, name string, options ...GradeOption) (
 		return nil, err
 	}
 	return report, nil
-}
-
-// grade grades the Falco task (scenarios/falco-runtime): the answer file against the recorded truth and Falco's
-// alerts, the cluster's Deployments, and the health of the node and of Falco.
-func (falcoLab) grade(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, report *grader.Report) error {
-	l := falcoruntime.Lab{Worker: NodeContainer(WorkerContainer(s.Name)), Truth: s.Truth, AnswerFile: AnswerPath(s, in),
-		Falco: falcoruntime.Falco{Installed: s.Falco.Installed, Missing: s.Falco.Missing}}
-	l.Client, l.ClientErr = Client(cacheDir, s.Name)
-	if l.ClientErr != nil {
-		l.Client = nil
-	}
-	results, health, err := falcoruntime.Grade(ctx, l, in, report.Disclosure.Withheld)
-	if err != nil {
-		return err
-	}
-	report.Results, report.Health = results, append(report.Health, health...)
-	return nil
 }
 
 // disclosure decides what a grade of the lab may name: everything when asked

@@ -11,12 +11,10 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ckslab/ckslab/falco"
 	"github.com/ckslab/ckslab/internal/exec"
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/status"
 	"github.com/ckslab/ckslab/scenarios"
-	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // NextHint returns the next hint of the ladder, its number and the ladder's
@@ -213,41 +211,6 @@ func Reset(ctx context.Context, cacheDir, name string, st *status.Status, out io
 		return err
 	}
 	return scenarioLabOf(in).reset(ctx, cacheDir, s, in, c, st, out)
-}
-
-// reset re-arms the Falco task: the workloads and decoys back, the answer file moved aside, /etc/falco as the lab
-// made it, the truth recorded again.
-func (falcoLab) reset(ctx context.Context, cacheDir string, s *State, in *scenarios.Instance, c kubernetes.Interface, st *status.Status, out io.Writer) error {
-	node := NodeContainer(WorkerContainer(s.Name))
-	if err := putWorkloadsBack(ctx, s, in, c, st, "Putting the workloads and decoys back"); err != nil {
-		return err
-	}
-	if err := falcoruntime.MoveAnswerAside(AnswerPath(s, in), in.AnswerFile, time.Now(), out); err != nil {
-		return err
-	}
-	if s.Falco.Installed {
-		if err := st.Step("Restoring Falco's configuration ("+falco.ConfigDir+")", func() error {
-			if err := falco.RestoreConfig(ctx, node); err != nil {
-				return err
-			}
-			return falco.WaitRunning(ctx, node, s.Falco.Version, time.Minute)
-		}); err != nil {
-			return err
-		}
-	}
-	if err := st.Step("Recording the offenders' container ids again", func() error {
-		truth, err := falcoruntime.Rearm(ctx, node, c, in)
-		if err != nil {
-			return err
-		}
-		s.Truth = truth
-		return nil
-	}); err != nil {
-		return err
-	}
-	s.HintsShown = 0
-	s.TaskStartedAt = time.Now().UTC() // the task starts again; attempts and Revealed are kept
-	return s.Save(cacheDir)
 }
 
 // putWorkloadsBack is reset's step that puts the instance's Deployments back as up made them, on the lab's image

@@ -22,7 +22,6 @@ import (
 	"github.com/ckslab/ckslab/internal/wait"
 	"github.com/ckslab/ckslab/manifests"
 	"github.com/ckslab/ckslab/scenarios"
-	falcoruntime "github.com/ckslab/ckslab/scenarios/falco-runtime"
 )
 
 // How long a task prepared alongside kind's create waits for the part of
@@ -241,20 +240,6 @@ func (p *preparation) node(ctx context.Context) error {
 	// terminal, ckslab ssh); the worker's registration means the control plane's kubelet has its flags by then.
 	_, err = nameNodeIfPinned(ctx, NodeContainer(ControlPlaneContainer(o.Name)), p.in.ControlPlaneNode)
 	return err
-}
-
-// prepareNodes starts the worker's truth recorder (it notes the offenders' container ids from their first start
-// on, whenever that comes) and runs the Falco preflight.
-func (falcoLab) prepareNodes(ctx context.Context, p *preparation, worker falco.Node) error {
-	if err := falcoruntime.StartTruthRecorder(ctx, worker, p.in); err != nil {
-		return err
-	}
-	pre, err := falco.CheckNode(ctx, worker, falco.Pinned)
-	if err != nil {
-		return err
-	}
-	p.preflight = pre
-	return nil
 }
 
 // nodeContainer is the container of the node the task calls node (one of SSHNodes).
