@@ -54,6 +54,7 @@ install-check:
 bench:
 	$(GO) test -run='^$$' -bench='ParseSyslog|CheckAnswerFile' -benchtime=5x -benchmem ./falco ./grader/answerfile
 	$(GO) test -run='^$$' -bench='^BenchmarkCheck$$' -benchtime=200x -benchmem ./grader/audit
+	$(GO) test -run='^$$' -bench='^BenchmarkGrade$$' -benchtime=200x -benchmem ./scenarios/falco-runtime
 
 # The lab's own numbers (up vs bare kind create, reset, grade, memory): RUNS times each; takes a while.
 RUNS ?= 3
