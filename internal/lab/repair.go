@@ -120,10 +120,13 @@ func (l *Lab) checkParts(ctx context.Context, s *State, n falco.Node, restarted 
 			return nil
 		}
 		named, err := nameNodeIfPinned(ctx, cp, in.ControlPlaneNode)
+		if err != nil {
+			return err
+		}
 		if named {
 			s.Repaired = append(s.Repaired, fmt.Sprintf("named %s again (its host name was %q)", in.ControlPlaneNode, strings.TrimSpace(string(out))))
 		}
-		return err
+		return nil
 	}); err != nil {
 		return err
 	}
