@@ -40,7 +40,7 @@ var rules = []rule{
 	{exactly("scenarios"), anything, "the scenarios' data imports nothing of ckslab"},
 	{under("scenarios"), under("internal"), "a scenario's lab side takes what it needs as arguments, not from internal"},
 	{under("manifests"), under("internal"), "the embedded manifests are data: they import no provisioning code"},
-	{anything, under("e2e"), "nothing imports the end-to-end suite"},
+	{not(under("e2e")), under("e2e"), "nothing outside it imports the end-to-end suite"},
 }
 
 // imports is every package of the module (relative path) with the module's packages its non-test files import,
