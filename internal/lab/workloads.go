@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/ckslab/ckslab/internal/images"
 	"github.com/ckslab/ckslab/internal/wait"
@@ -71,13 +72,18 @@ func ApplyWorkloads(ctx context.Context, c kubernetes.Interface, in *scenarios.I
 	for _, d := range objs.Deployments {
 		_, err := c.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			cur, gerr := c.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-			if gerr != nil {
-				return nil, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, gerr)
-			}
-			cur.Spec = d.Spec
-			cur.Labels = d.Labels
-			_, err = c.AppsV1().Deployments(d.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+			// The Deployment controller writes the object's status all the while (a reset's scale back, the
+			// learner's scale): an update of the version just read can conflict, and is tried again on the newer.
+			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				cur, gerr := c.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+				if gerr != nil {
+					return fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, gerr)
+				}
+				cur.Spec = d.Spec
+				cur.Labels = d.Labels
+				_, uerr := c.AppsV1().Deployments(d.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+				return uerr
+			})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("creating deployment %s/%s: %w", d.Namespace, d.Name, err)

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -118,6 +120,49 @@ func TestWaitAvailableSaysWhatWaits(t *testing.T) {
 	for _, d := range deps[2:] {
 		if strings.Contains(msg, d.Namespace+"/"+d.Name+":") {
 			t.Errorf("error names available Deployment %s/%s:\n%s", d.Namespace, d.Name, msg)
+		}
+	}
+}
+
+// Reset puts a scaled Deployment back although the Deployment controller wrote it between ckslab's read and its
+// update (the API's conflict, seen in CI): the update is tried again on the newer version.
+func TestApplyWorkloadsRetriesAConflict(t *testing.T) {
+	in, err := InstanceOf(ScenarioID, "cluster1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []runtime.Object
+	for _, d := range renderedDeployments(t) {
+		d = d.DeepCopy()
+		zero := int32(0)
+		d.Spec.Replicas = &zero // the learner scaled it
+		objs = append(objs, d)
+	}
+	c := fake.NewClientset(objs...)
+	var updates, conflicts atomic.Int32
+	c.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		updates.Add(1)
+		if conflicts.Load() < 2 {
+			conflicts.Add(1)
+			d := a.(k8stesting.UpdateAction).GetObject().(*appsv1.Deployment)
+			return true, nil, apierrors.NewConflict(appsv1.Resource("deployments"), d.Name, errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+		}
+		return false, nil, nil
+	})
+	got, err := ApplyWorkloads(t.Context(), c, in, images.PublicSet())
+	if err != nil {
+		t.Fatalf("ApplyWorkloads: %v", err)
+	}
+	if conflicts.Load() != 2 || updates.Load() != int32(len(got.Deployments))+2 {
+		t.Errorf("%d updates, %d conflicts; want one per Deployment and 2 more", updates.Load(), conflicts.Load())
+	}
+	for _, want := range got.Deployments {
+		d, err := c.AppsV1().Deployments(want.Namespace).Get(t.Context(), want.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != *want.Spec.Replicas {
+			t.Errorf("%s/%s: %d replicas, want %d back", d.Namespace, d.Name, *d.Spec.Replicas, *want.Spec.Replicas)
 		}
 	}
 }
